@@ -1,0 +1,1 @@
+"""The ``musicid`` command line: enroll songs and noise, train, identify, evaluate."""

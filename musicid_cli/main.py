@@ -1,0 +1,222 @@
+"""``musicid`` — the whole backbone without a GUI.
+
+Exit codes: 0 success, 2 usage errors (argparse), 1 any other failure, with a one-line reason on
+stderr. TensorFlow is imported only by the commands that need it, so ``library list`` is instant.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any, Callable, Optional, Sequence
+
+from musicid_core import __version__
+from musicid_core.errors import MusicIdError
+from musicid_core.library import DEFAULT_PACK, ImportReport, Library
+from musicid_core.paths import data_dir
+from musicid_cli.progressbar import ProgressBar
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="musicid", description="Recognise songs from your library in noisy recordings.")
+    parser.add_argument("--version", action="version", version=f"musicid {__version__}")
+    parser.add_argument("--data-dir", metavar="DIR", help="data folder (default: $MUSICID_DATA_DIR or the user data dir)")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    library = commands.add_parser("library", help="songs in the library").add_subparsers(dest="action", required=True)
+    add = library.add_parser("add", help="import song files or folders")
+    add.add_argument("paths", nargs="+", metavar="PATH")
+    library.add_parser("list", help="list songs")
+    remove = library.add_parser("remove", help="remove a song by its id")
+    remove.add_argument("id")
+    library.add_parser("check", help="report songs or noise whose files went missing")
+
+    noise = commands.add_parser("noise", help="ambient noise packs").add_subparsers(dest="action", required=True)
+    nadd = noise.add_parser("add", help="import noise files, folders or .zip files")
+    nadd.add_argument("paths", nargs="+", metavar="PATH")
+    nadd.add_argument("--pack", default=DEFAULT_PACK, help="pack name (default: %(default)s)")
+    noise.add_parser("list", help="list noise packs")
+    nremove = noise.add_parser("remove", help="remove a whole noise pack")
+    nremove.add_argument("pack")
+
+    from musicid_core.models.architectures import ARCHITECTURES, DEFAULT_ARCH
+
+    train = commands.add_parser("train", help="train a model on the library")
+    train.add_argument("--arch", choices=sorted(ARCHITECTURES), default=DEFAULT_ARCH)
+    train.add_argument("--epochs", type=_positive_int, default=None, help="default: 8")
+    train.add_argument("--examples-per-song", type=_positive_int, default=None, help="default: 200")
+    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--noise-pack", action="append", dest="noise_packs", help="use only these packs (repeatable)")
+
+    identify = commands.add_parser("identify", help="identify recordings")
+    identify.add_argument("files", nargs="+", metavar="FILE")
+    identify.add_argument("--top", type=_positive_int, default=5, metavar="K")
+    identify.add_argument("--json", action="store_true", help="one JSON object per line per file")
+
+    commands.add_parser("evaluate", help="print the current model's validation metrics")
+    return parser
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    args = build_parser().parse_args(argv)
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    try:
+        library = Library(data_dir(args.data_dir))
+        handler = COMMANDS[(args.command, getattr(args, "action", None))]
+        return handler(library, args)
+    except MusicIdError as exc:
+        print(f"musicid: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("musicid: interrupted", file=sys.stderr)
+        return 1
+    except OSError as exc:
+        print(f"musicid: error: {exc.strerror or exc}{f': {exc.filename}' if exc.filename else ''}", file=sys.stderr)
+        return 1
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
+def _print_report(report: ImportReport, kind: str) -> int:
+    for item in report.added:
+        print(f"added {kind}: {item.id}  {getattr(item, 'title', getattr(item, 'name', ''))}")
+    for path, existing in report.duplicates:
+        print(f"already in the library: {path} (as {existing!r})")
+    for path, reason in report.failed:
+        print(f"skipped {path}: {reason}", file=sys.stderr)
+    print(f"{len(report.added)} added, {len(report.duplicates)} already present, {len(report.failed)} failed")
+    return 1 if report.failed and not report.added and not report.duplicates else 0
+
+
+def cmd_library_add(library: Library, args: argparse.Namespace) -> int:
+    with ProgressBar("Importing songs") as bar:
+        report = library.add_songs(args.paths, progress=bar.update)
+    return _print_report(report, "song")
+
+
+def cmd_library_list(library: Library, args: argparse.Namespace) -> int:
+    songs = library.songs()
+    for song in songs:
+        minutes, seconds = divmod(int(round(song.duration)), 60)
+        artist = f"{song.artist} — " if song.artist else ""
+        print(f"{song.id}  {minutes:2d}:{seconds:02d}  {artist}{song.title}  [{song.source}]")
+    print(f"{len(songs)} songs", file=sys.stderr)
+    return 0
+
+
+def cmd_library_remove(library: Library, args: argparse.Namespace) -> int:
+    song = library.remove_song(args.id)
+    print(f"removed {song.id}  {song.title}")
+    return 0
+
+
+def cmd_library_check(library: Library, args: argparse.Namespace) -> int:
+    problems = library.problems()
+    for problem in problems:
+        print(problem)
+    print("library is consistent" if not problems else f"{len(problems)} problems", file=sys.stderr)
+    return 1 if problems else 0
+
+
+def cmd_noise_add(library: Library, args: argparse.Namespace) -> int:
+    with ProgressBar("Importing noise") as bar:
+        report = library.add_noise(args.paths, pack=args.pack, progress=bar.update)
+    return _print_report(report, "noise clip")
+
+
+def cmd_noise_list(library: Library, args: argparse.Namespace) -> int:
+    packs = library.noise_packs()
+    for name, clips in sorted(packs.items()):
+        print(f"{name}: {len(clips)} clips, {sum(c.duration for c in clips) / 60:.1f} min")
+    if not packs:
+        print("no noise packs; training will use the bundled default pack", file=sys.stderr)
+    return 0
+
+
+def cmd_noise_remove(library: Library, args: argparse.Namespace) -> int:
+    count = library.remove_noise_pack(args.pack)
+    print(f"removed pack {args.pack!r} ({count} clips)")
+    return 0
+
+
+def cmd_train(library: Library, args: argparse.Namespace) -> int:
+    from training.train import TrainOptions, train
+
+    options = TrainOptions(arch=args.arch, seed=args.seed, noise_packs=args.noise_packs)
+    if args.epochs:
+        options.epochs = args.epochs
+    if args.examples_per_song:
+        options.examples_per_song = args.examples_per_song
+    with ProgressBar("Training") as bar:
+        result = train(library, options, progress=bar.train_update)
+    print(f"saved model {result.bundle.name} after {result.epochs_run} epochs in {result.seconds / 60:.1f} min")
+    _print_metrics(result.metrics)
+    return 0
+
+
+def cmd_identify(library: Library, args: argparse.Namespace) -> int:
+    from musicid_core.audio.decode import load_audio
+    from musicid_core.models.store import load_current
+    from musicid_core.recognizer import Recognizer
+
+    recognizer = Recognizer(load_current(library.models_dir))
+    failures = 0
+    for file in args.files:
+        try:
+            result = recognizer.identify(load_audio(file, allow_silence=True), top_k=args.top)
+        except MusicIdError as exc:
+            failures += 1
+            print(f"musicid: error: {exc}" if file in str(exc) else f"musicid: error: {file}: {exc}", file=sys.stderr)
+            continue
+        if args.json:
+            print(json.dumps(result.to_json(file), ensure_ascii=False), flush=True)
+        else:
+            verdict = "not in your library" if result.verdict == "unknown" else "match"
+            print(f"{file}: {verdict}")
+            for rank, match in enumerate(result.matches, 1):
+                print(f"  {rank}. {match.song.title}  [{match.song.source}]  {match.score:.3f}")
+    return 1 if failures else 0
+
+
+def cmd_evaluate(library: Library, args: argparse.Namespace) -> int:
+    from musicid_core.models.store import current_bundle_path, read_meta
+
+    bundle = current_bundle_path(library.models_dir)
+    if bundle is None:
+        raise MusicIdError("there is no trained model yet; add songs and run 'musicid train'")
+    meta = read_meta(bundle)
+    stale = meta.library_fingerprint != library.fingerprint()
+    print(f"model {bundle.name}: {meta.arch}, trained {meta.trained_at}, {meta.epochs} epochs, "
+          f"{meta.examples_per_song} examples per song, {meta.train_seconds / 60:.1f} min")
+    _print_metrics(meta.metrics)
+    if stale:
+        print("note: songs were added or removed since this model was trained; train again", file=sys.stderr)
+    return 0
+
+
+def _print_metrics(metrics: dict[str, Any]) -> None:
+    names = [("accuracy", "accuracy"), ("precision", "precision"), ("roc_auc", "ROC AUC"), ("top5", "top-5")]
+    print("validation: " + ", ".join(f"{label} {metrics[key]:.1%}" if key != "roc_auc" else f"{label} {metrics[key]:.3f}"
+                                     for key, label in names if key in metrics))
+
+
+COMMANDS: dict[tuple[str, Optional[str]], Callable[[Library, argparse.Namespace], int]] = {
+    ("library", "add"): cmd_library_add,
+    ("library", "list"): cmd_library_list,
+    ("library", "remove"): cmd_library_remove,
+    ("library", "check"): cmd_library_check,
+    ("noise", "add"): cmd_noise_add,
+    ("noise", "list"): cmd_noise_list,
+    ("noise", "remove"): cmd_noise_remove,
+    ("train", None): cmd_train,
+    ("identify", None): cmd_identify,
+    ("evaluate", None): cmd_evaluate,
+}

@@ -1,0 +1,169 @@
+"""Decode any supported audio file to mono float32 at the feature sample rate.
+
+libsndfile (through ``soundfile``) reads wav, flac, ogg/vorbis, opus and mp3 without spawning
+anything; m4a/aac and anything else it refuses goes through ``ffmpeg``, which we call directly
+(rather than through pydub) so that a 3-hour file is cut at the limit while streaming instead of
+being loaded whole, and so its error text can be passed on.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+
+from musicid_core.config import SAMPLE_RATE
+from musicid_core.errors import AudioError
+
+AUDIO_EXTENSIONS = frozenset(
+    {".wav", ".wave", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".m4a", ".aac", ".mp4", ".aif", ".aiff"}
+)
+MAX_SECONDS = 30 * 60
+"""Longer files are refused: a song or noise clip is never this long, and decoding a 3-hour
+file would cost ~1 GB of memory for nothing."""
+MAX_FILE_BYTES = 1 << 30
+SILENCE_RMS = 1e-4
+"""Below this RMS (-80 dBFS) a file holds no usable sound."""
+
+
+def is_audio_file(path: Path) -> bool:
+    return path.suffix.lower() in AUDIO_EXTENSIONS
+
+
+def load_audio(
+    path: str | Path,
+    *,
+    sample_rate: int = SAMPLE_RATE,
+    min_seconds: float = 0.0,
+    max_seconds: float = MAX_SECONDS,
+    allow_silence: bool = False,
+) -> np.ndarray:
+    """Return the file as mono float32 at ``sample_rate``, or raise ``AudioError`` saying why."""
+    path = Path(path)
+    _check_file(path)
+    try:
+        audio, rate = _read_with_soundfile(path, max_seconds)
+    except _NotForSoundfile:
+        audio, rate = _read_with_ffmpeg(path, max_seconds)
+    audio = _to_mono_float(audio, path)
+    if rate != sample_rate and audio.size:
+        import librosa  # heavy import, only when a file needs it
+
+        audio = librosa.resample(audio, orig_sr=rate, target_sr=sample_rate).astype(np.float32)
+    return validate_signal(audio, path, sample_rate, min_seconds=min_seconds, allow_silence=allow_silence)
+
+
+def validate_signal(
+    audio: np.ndarray,
+    source: str | Path,
+    sample_rate: int = SAMPLE_RATE,
+    *,
+    min_seconds: float = 0.0,
+    allow_silence: bool = False,
+) -> np.ndarray:
+    """Reject empty, NaN/inf, silent or too-short signals with a reason naming ``source``."""
+    if audio.size == 0:
+        raise AudioError(source, "the file contains no audio samples")
+    if not np.all(np.isfinite(audio)):
+        bad = int(np.count_nonzero(~np.isfinite(audio)))
+        if bad > audio.size // 100:
+            raise AudioError(source, f"{bad} samples are not numbers (NaN/inf); the file is damaged")
+        audio = np.nan_to_num(audio, nan=0.0, posinf=1.0, neginf=-1.0)
+    seconds = audio.size / sample_rate
+    if seconds < min_seconds:
+        raise AudioError(source, f"it is {seconds:.1f} s long; at least {min_seconds:.1f} s is needed")
+    if not allow_silence and float(np.sqrt(np.mean(np.square(audio, dtype=np.float64)))) < SILENCE_RMS:
+        raise AudioError(source, "it is silent (no sound above -80 dBFS)")
+    return np.clip(audio, -1.0, 1.0).astype(np.float32, copy=False)
+
+
+class _NotForSoundfile(Exception):
+    pass
+
+
+def _check_file(path: Path) -> None:
+    if not path.exists():
+        raise AudioError(path, "no such file")
+    if path.is_dir():
+        raise AudioError(path, "it is a folder, not an audio file")
+    try:
+        size = path.stat().st_size
+        with path.open("rb"):
+            pass
+    except PermissionError:
+        raise AudioError(path, "permission denied: the file cannot be read") from None
+    except OSError as exc:
+        raise AudioError(path, f"the file cannot be read ({exc.strerror or exc})") from None
+    if size == 0:
+        raise AudioError(path, "the file is empty (0 bytes)")
+    if size > MAX_FILE_BYTES:
+        raise AudioError(path, f"the file is {size / 2**30:.1f} GiB; files over 1 GiB are refused")
+
+
+def _read_with_soundfile(path: Path, max_seconds: float) -> tuple[np.ndarray, int]:
+    try:
+        with sf.SoundFile(str(path)) as f:
+            rate = int(f.samplerate)
+            if not 1000 <= rate <= 384_000:
+                raise AudioError(path, f"its header claims an impossible sample rate ({rate} Hz)")
+            if not 1 <= f.channels <= 32:
+                raise AudioError(path, f"its header claims {f.channels} channels; at most 32 are supported")
+            if f.frames > 0 and f.frames / rate > max_seconds:
+                raise AudioError(
+                    path, f"it is {f.frames / rate / 60:.0f} minutes long; the limit is {max_seconds / 60:.0f} minutes"
+                )
+            # Read in blocks so a header that lies about its length cannot make us allocate it all.
+            limit = int(max_seconds * rate) + 1
+            blocks = []
+            total = 0
+            for block in f.blocks(blocksize=rate * 10, dtype="float32", always_2d=True):
+                blocks.append(block)
+                total += len(block)
+                if total > limit:
+                    raise AudioError(path, f"it is longer than the limit of {max_seconds / 60:.0f} minutes")
+    except AudioError:
+        raise
+    except (sf.LibsndfileError, RuntimeError, ValueError, MemoryError, OverflowError) as exc:
+        if path.suffix.lower() in {".m4a", ".aac", ".mp4"} or "Format not recognised" in str(exc):
+            raise _NotForSoundfile from exc
+        raise AudioError(path, f"it is damaged or not really audio ({_short(exc)})") from None
+    if not blocks:
+        raise AudioError(path, "the file contains no audio samples")
+    return np.concatenate(blocks), rate
+
+
+def _read_with_ffmpeg(path: Path, max_seconds: float) -> tuple[np.ndarray, int]:
+    ffmpeg = shutil.which("ffmpeg")
+    if ffmpeg is None:
+        raise AudioError(
+            path, "this format needs ffmpeg, which is not installed (Debian/Ubuntu: sudo apt-get install ffmpeg)"
+        )
+    cmd = [ffmpeg, "-nostdin", "-v", "error", "-i", str(path), "-t", str(max_seconds + 1), "-vn",
+           "-ac", "1", "-ar", str(SAMPLE_RATE), "-f", "f32le", "-"]
+    try:
+        proc = subprocess.run(cmd, capture_output=True, timeout=600, check=False)
+    except subprocess.TimeoutExpired:
+        raise AudioError(path, "decoding took over 10 minutes and was stopped") from None
+    if proc.returncode != 0 or not proc.stdout:
+        message = proc.stderr.decode("utf-8", "replace").strip().splitlines()
+        detail = message[-1] if message else "no audio stream found"
+        raise AudioError(path, f"not a readable audio file ({_short(detail)})")
+    audio = np.frombuffer(proc.stdout[: len(proc.stdout) // 4 * 4], dtype="<f4")
+    if audio.size > max_seconds * SAMPLE_RATE:
+        raise AudioError(path, f"it is longer than the limit of {max_seconds / 60:.0f} minutes")
+    return audio.reshape(-1, 1), SAMPLE_RATE
+
+
+def _to_mono_float(audio: np.ndarray, path: Path) -> np.ndarray:
+    audio = np.asarray(audio, dtype=np.float32)
+    if audio.ndim == 2:
+        audio = audio.mean(axis=1)
+    return np.ascontiguousarray(audio)
+
+
+def _short(exc: object, limit: int = 160) -> str:
+    text = str(exc).replace("\n", " ").strip()
+    return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -1,0 +1,207 @@
+"""Train a model on the library and save it as the current bundle.
+
+``train`` builds the augmented datasets (``dataset``), fits the chosen architecture with a
+cosine-decaying learning rate, keeps the weights of the best validation epoch, calibrates the
+verdict threshold, and saves the bundle atomically (``models.store``). Progress goes to a plain
+callable with epoch, batch, loss, accuracy and ETA; ``should_stop`` is polled every batch, so a
+cancel takes effect within one batch and leaves the previous model untouched.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import math
+import os
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Optional
+
+import numpy as np
+
+from musicid_core.config import DEFAULT_FEATURES, FeatureSettings
+from musicid_core.errors import LibraryError, TrainingCancelled
+from musicid_core.library import Library
+from musicid_core.models.architectures import DEFAULT_ARCH, build_model
+from musicid_core.models.store import BundleMeta, SongLabel, save_bundle
+from musicid_core.progress import ShouldStopFn, never_stop
+from training.dataset import Datasets, WindowSet, build_datasets
+from training.metrics import calibrate_threshold, classification_metrics
+from training.noise_bank import load_noise_bank
+
+DEFAULT_EPOCHS = 8
+DEFAULT_EXAMPLES_PER_SONG = 200
+
+
+@dataclass
+class TrainOptions:
+    arch: str = DEFAULT_ARCH
+    epochs: int = DEFAULT_EPOCHS
+    examples_per_song: int = DEFAULT_EXAMPLES_PER_SONG
+    batch_size: int = 32
+    seed: int = 0
+    learning_rate: float = 2e-3
+    noise_packs: Optional[list[str]] = None
+
+
+@dataclass
+class TrainProgress:
+    """One report: ``stage`` is "dataset", "training", "evaluating" or "saving"."""
+
+    stage: str
+    fraction: float
+    message: str
+    epoch: int = 0
+    epochs: int = 0
+    batch: int = 0
+    batches: int = 0
+    loss: float = float("nan")
+    accuracy: float = float("nan")
+    val_accuracy: float = float("nan")
+    eta_seconds: float = float("nan")
+
+
+@dataclass
+class TrainResult:
+    bundle: Path
+    metrics: dict[str, float]
+    seconds: float
+    epochs_run: int
+    best_epoch: int
+    history: dict[str, list[float]] = field(default_factory=dict)
+
+
+ProgressCallback = Callable[[TrainProgress], None]
+
+
+def train(
+    library: Library,
+    options: TrainOptions | None = None,
+    progress: Optional[ProgressCallback] = None,
+    should_stop: ShouldStopFn = never_stop,
+    settings: FeatureSettings = DEFAULT_FEATURES,
+) -> TrainResult:
+    options = options or TrainOptions()
+    report = progress or (lambda p: None)
+    started = time.monotonic()
+    fingerprint = library.fingerprint()
+    noise = load_noise_bank(library, options.noise_packs)
+    train_noise, val_noise = noise.split()
+    workdir = library.root / "cache" / "dataset"
+    shutil.rmtree(workdir, ignore_errors=True)
+    try:
+        data = build_datasets(
+            library, train_noise.clips, val_noise.clips, options.examples_per_song, options.seed, workdir, settings,
+            progress=lambda f, m: report(TrainProgress("dataset", f, m)),
+            should_stop=should_stop,
+        )
+        model, history, best_epoch = _fit(data, options, settings, report, should_stop)
+        report(TrainProgress("evaluating", 1.0, "Measuring validation accuracy"))
+        val_probs = _predict(model, data.validation)
+        impostor_probs = _predict(model, data.impostors)
+        metrics = classification_metrics(val_probs, data.validation.labels)
+        calibration = calibrate_threshold(val_probs.max(axis=1), impostor_probs.max(axis=1))
+        metrics.update(calibration)
+        if library.fingerprint() != fingerprint:
+            raise LibraryError("songs were added or removed while training; the result was discarded, train again")
+        report(TrainProgress("saving", 1.0, "Saving the model"))
+        elapsed = time.monotonic() - started
+        meta = BundleMeta(
+            arch=options.arch, features=settings, library_fingerprint=fingerprint,
+            trained_at=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+            epochs=len(history.get("loss", [])), examples_per_song=options.examples_per_song,
+            train_seconds=round(elapsed, 1), metrics=metrics, threshold=calibration["threshold"], history=history,
+        )
+        labels = [SongLabel(s.id, s.title, s.source, s.artist) for s in data.songs]
+        bundle = save_bundle(library.models_dir, model, labels, meta)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    return TrainResult(bundle, metrics, elapsed, len(history.get("loss", [])), best_epoch, history)
+
+
+class WindowBatches:
+    """Shuffled batches of (window, label) read from the memory-mapped set, one batch in RAM."""
+
+    def __init__(self, windows: WindowSet, batch_size: int, seed: int) -> None:
+        self.set = windows
+        self.batch_size = batch_size
+        self.rng = np.random.default_rng(seed)
+        self.order = self.rng.permutation(len(windows))
+
+    def __len__(self) -> int:
+        return math.ceil(len(self.set) / self.batch_size)
+
+    def batch(self, index: int) -> tuple[np.ndarray, np.ndarray]:
+        rows = np.sort(self.order[index * self.batch_size : (index + 1) * self.batch_size])
+        x = np.asarray(self.set.windows[rows], dtype=np.float32)[..., np.newaxis]
+        return x, self.set.labels[rows]
+
+    def reshuffle(self) -> None:
+        self.order = self.rng.permutation(len(self.set))
+
+
+def _fit(
+    data: Datasets, options: TrainOptions, settings: FeatureSettings, report: ProgressCallback, should_stop: ShouldStopFn
+) -> tuple[Any, dict[str, list[float]], int]:
+    """A plain loop over ``train_on_batch``: cancellable every batch, no Keras generator threads."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    import keras
+
+    keras.utils.set_random_seed(options.seed)
+    n_classes = len(data.songs)
+    model = build_model(options.arch, n_classes, settings)
+    batches = WindowBatches(data.train, options.batch_size, options.seed)
+    total_steps = max(1, len(batches) * options.epochs)
+    schedule = keras.optimizers.schedules.CosineDecay(
+        options.learning_rate, decay_steps=total_steps, alpha=0.05, warmup_target=None
+    )
+    model.compile(
+        optimizer=keras.optimizers.Adam(schedule),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+    )
+    history: dict[str, list[float]] = {"loss": [], "accuracy": [], "val_accuracy": []}
+    best_weights, best_accuracy, best_epoch = None, -1.0, 0
+    started = time.monotonic()
+    steps_done = 0
+    for epoch in range(1, options.epochs + 1):
+        model.reset_metrics()
+        loss = accuracy = float("nan")
+        for index in range(len(batches)):
+            if should_stop():
+                raise TrainingCancelled("training was cancelled; the previous model is still in use")
+            x, y = batches.batch(index)
+            result = model.train_on_batch(x, y, return_dict=True)
+            loss, accuracy = float(result["loss"]), float(result["accuracy"])
+            steps_done += 1
+            rate = (time.monotonic() - started) / steps_done
+            report(TrainProgress(
+                "training", steps_done / total_steps, f"Epoch {epoch}/{options.epochs}, batch {index + 1}/{len(batches)}",
+                epoch, options.epochs, index + 1, len(batches), loss, accuracy,
+                history["val_accuracy"][-1] if history["val_accuracy"] else float("nan"),
+                rate * (total_steps - steps_done),
+            ))
+        batches.reshuffle()
+        val_probs = _predict(model, data.validation)
+        val_accuracy = float(np.mean(val_probs.argmax(axis=1) == data.validation.labels))
+        for key, value in (("loss", loss), ("accuracy", accuracy), ("val_accuracy", val_accuracy)):
+            history[key].append(value)
+        if val_accuracy > best_accuracy:
+            best_weights, best_accuracy, best_epoch = model.get_weights(), val_accuracy, epoch
+        report(TrainProgress(
+            "training", steps_done / total_steps, f"Epoch {epoch}/{options.epochs}: validation accuracy {val_accuracy:.1%}",
+            epoch, options.epochs, len(batches), len(batches), loss, accuracy, val_accuracy,
+            (time.monotonic() - started) / steps_done * (total_steps - steps_done),
+        ))
+    if best_weights is not None:
+        model.set_weights(best_weights)
+    return model, history, best_epoch
+
+
+def _predict(model: Any, windows: WindowSet, batch_size: int = 128) -> np.ndarray:
+    outputs = []
+    for start in range(0, len(windows), batch_size):
+        x = np.asarray(windows.windows[start : start + batch_size], dtype=np.float32)[..., np.newaxis]
+        outputs.append(np.asarray(model.predict_on_batch(x)))
+    return np.concatenate(outputs) if outputs else np.zeros((0, 0), dtype=np.float32)
