@@ -17,6 +17,7 @@ from musicid_core import __version__
 from musicid_core.errors import MusicIdError
 from musicid_core.library import DEFAULT_PACK, ImportReport, Library
 from musicid_core.paths import data_dir
+from musicid_core.tfquiet import load_tensorflow
 from musicid_cli.progressbar import ProgressBar
 
 
@@ -57,6 +58,9 @@ def build_parser() -> argparse.ArgumentParser:
     identify.add_argument("--json", action="store_true", help="one JSON object per line per file")
 
     commands.add_parser("evaluate", help="print the current model's validation metrics")
+
+    demo = commands.add_parser("demo", help="enrol the shipped demo songs and their model (empty library only)")
+    demo.add_argument("--identify", action="store_true", help="then identify the shipped noisy demo recordings")
     return parser
 
 
@@ -148,6 +152,7 @@ def cmd_noise_remove(library: Library, args: argparse.Namespace) -> int:
 
 
 def cmd_train(library: Library, args: argparse.Namespace) -> int:
+    load_tensorflow()
     from training.train import TrainOptions, train
 
     options = TrainOptions(arch=args.arch, seed=args.seed, noise_packs=args.noise_packs)
@@ -163,6 +168,7 @@ def cmd_train(library: Library, args: argparse.Namespace) -> int:
 
 
 def cmd_identify(library: Library, args: argparse.Namespace) -> int:
+    load_tensorflow()
     from musicid_core.audio.decode import load_audio
     from musicid_core.models.store import load_current
     from musicid_core.recognizer import Recognizer
@@ -202,6 +208,22 @@ def cmd_evaluate(library: Library, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_demo(library: Library, args: argparse.Namespace) -> int:
+    from musicid_core.demo import install_demo
+
+    with ProgressBar("Installing the demo") as bar:
+        result = install_demo(library, progress=bar.update)
+    if result.refused:
+        print(f"musicid: {result.message}", file=sys.stderr)
+        return 1
+    print(result.message)
+    for path in result.recordings:
+        print(f"  {path}")
+    if not args.identify:
+        return 0
+    return cmd_identify(library, argparse.Namespace(files=[str(p) for p in result.recordings], top=3, json=False))
+
+
 def _print_metrics(metrics: dict[str, Any]) -> None:
     names = [("accuracy", "accuracy"), ("precision", "precision"), ("roc_auc", "ROC AUC"), ("top5", "top-5")]
     print("validation: " + ", ".join(f"{label} {metrics[key]:.1%}" if key != "roc_auc" else f"{label} {metrics[key]:.3f}"
@@ -219,4 +241,5 @@ COMMANDS: dict[tuple[str, Optional[str]], Callable[[Library, argparse.Namespace]
     ("train", None): cmd_train,
     ("identify", None): cmd_identify,
     ("evaluate", None): cmd_evaluate,
+    ("demo", None): cmd_demo,
 }

@@ -1,16 +1,21 @@
 """Sliding-window recognition: the method's ensemble, plus a match/unknown verdict.
 
-A recording is cut into 256-frame windows every 51 frames; the model gives a probability vector
-per window; the vectors are averaged (the method sums them; averaging ranks identically and keeps
-scores in 0..1) and ranked.
+Ranking. A recording is cut into 256-frame windows every 51 frames; the model gives a
+probability vector per window; the vectors are averaged (the method sums them; averaging ranks
+identically and keeps scores in 0..1) and the songs ranked.
 
-Verdict: the answer is ``match`` when the top song's averaged probability reaches the bundle's
-calibrated threshold *and* it is the top song of at least half of the windows. The threshold is
-chosen at training time (``training.calibrate``) between the scores of held-out noisy fragments of
-enrolled songs and of "impostor" fragments the model never saw (time-reversed and pitch-shifted
-library audio under noise): music that sounds like the library but is not in it. A song that is
-not in the library spreads its probability over several songs and windows disagree, so it falls
-below the threshold and is reported ``unknown``.
+Verdict. A softmax over the songs alone always names one of them, even for music it never heard.
+So the model has one more output, "not in your library", trained on real music that is nobody's
+library (``resources/negatives``) and on noise without music (see ``training.dataset``). The
+answer is ``match`` when
+
+1. the top song's averaged probability reaches the bundle's calibrated ``threshold``,
+2. it beats the averaged "not in your library" probability, and
+3. it is the top song of at least half of the windows.
+
+The threshold is set at training time (``training.metrics.calibrate_threshold``) from held-out
+windows: the top-song scores of enrolled songs under noise versus those of held-out negative music
+and noise, so that nearly all of the latter fall under it.
 """
 
 from __future__ import annotations
@@ -42,6 +47,8 @@ class Identification:
     windows: int
     agreement: float
     """Fraction of windows whose own top song is the overall top song."""
+    unknown_score: float
+    """Averaged probability of "not in your library" (0 for models without that output)."""
 
     @property
     def best(self) -> Match:
@@ -66,36 +73,40 @@ class Recognizer:
         self._predict = _compiled_predict(bundle.model)
 
     def window_probabilities(self, windows: np.ndarray) -> np.ndarray:
-        """(n_windows, n_songs) probabilities for (n_windows, n_mels, frames) log-mel windows."""
-        if len(windows) == 0:
-            return np.zeros((0, len(self.labels)), dtype=np.float32)
-        return np.asarray(self._predict(windows[..., np.newaxis]), dtype=np.float32)
+        """(n_windows, n_outputs) probabilities for (n_windows, n_mels, frames) log-mel windows."""
+        return self._predict(np.asarray(windows, dtype=np.float32)[..., np.newaxis])
 
     def identify(self, audio: np.ndarray, top_k: int = 5) -> Identification:
         """Rank the library's songs for a mono recording at the feature sample rate."""
         audio = np.asarray(audio, dtype=np.float32)
         if audio.size and float(np.sqrt(np.mean(np.square(audio, dtype=np.float64)))) < SILENCE_RMS:
             raise MusicIdError("the recording is silent; check the microphone and its level")
-        windows = recording_windows(audio, self.settings)
-        return self.identify_windows(windows, top_k)
+        return self.identify_windows(recording_windows(audio, self.settings), top_k)
 
     def identify_windows(self, windows: np.ndarray, top_k: int = 5) -> Identification:
-        probabilities = self.window_probabilities(windows)
-        return decide(probabilities, self.labels, self.threshold, top_k)
+        return decide(self.window_probabilities(windows), self.labels, self.threshold, top_k)
 
 
 def decide(probabilities: np.ndarray, labels: list[SongLabel], threshold: float, top_k: int = 5) -> Identification:
-    """Ensemble the per-window probabilities, rank, and give the verdict (see module docstring)."""
-    scores = probabilities.mean(axis=0)
+    """Ensemble per-window probabilities, rank the songs and give the verdict (module docstring).
+
+    ``probabilities`` has one column per song, plus a last "not in your library" column when
+    there are more columns than ``labels``."""
+    songs = probabilities[:, : len(labels)]
+    unknown = probabilities[:, len(labels)] if probabilities.shape[1] > len(labels) else np.zeros(len(probabilities))
+    scores = songs.mean(axis=0)
+    unknown_score = float(unknown.mean())
     order = np.argsort(-scores)[: max(1, top_k)]
-    agreement = float(np.mean(probabilities.argmax(axis=1) == order[0]))
-    confident = scores[order[0]] >= threshold and agreement >= MIN_AGREEMENT
+    top = int(order[0])
+    agreement = float(np.mean(probabilities.argmax(axis=1) == top))
+    confident = scores[top] >= threshold and scores[top] > unknown_score and agreement >= MIN_AGREEMENT
     matches = [Match(labels[i], float(scores[i])) for i in order]
-    return Identification("match" if confident else "unknown", matches, len(probabilities), agreement)
+    return Identification("match" if confident else "unknown", matches, len(probabilities), agreement, unknown_score)
 
 
 def _compiled_predict(model: Any) -> Any:
-    """A traced inference function: Keras' eager ``model(x)`` costs ~10× more per call on a CPU."""
+    """A traced inference function: Keras' eager ``model(x)`` costs tens of ms per call on a CPU,
+    more than the arithmetic for a 10 s recording."""
     import tensorflow as tf
 
     @tf.function(reduce_retracing=True)

@@ -21,5 +21,9 @@ def default_noise_dir() -> Path:
     return resources_dir() / "noise"
 
 
+def default_negatives_dir() -> Path:
+    return resources_dir() / "negatives"
+
+
 def demo_dir() -> Path:
     return resources_dir() / "demo"

@@ -40,3 +40,37 @@ def write(path: Path, audio: np.ndarray, sr: int = SR, **kwargs: object) -> Path
     path.parent.mkdir(parents=True, exist_ok=True)
     sf.write(str(path), audio, sr, **kwargs)
     return path
+
+
+N_SONGS = 4
+
+
+NEGATIVE_SONGS = range(20, 28)
+"""Generated songs that play the part of "other music in the world" for tiny test models."""
+
+
+def write_negatives(folder: Path) -> Path:
+    for index in NEGATIVE_SONGS:
+        write(folder / f"other{index}.wav", song(index, seconds=8.0))
+    return folder
+
+
+def tiny_training(negatives_dir: Path):  # type: ignore[no-untyped-def]
+    """Options for a few-second training run of the tiny model on generated songs."""
+    from training.train import TrainOptions
+
+    return TrainOptions(arch="tiny", epochs=14, examples_per_song=64, learning_rate=5e-3, seed=1,
+                        negatives_dir=negatives_dir)
+
+
+def tone(freq: float = 1000.0, seconds: float = 8.0, sr: int = SR) -> np.ndarray:
+    t = np.arange(int(seconds * sr)) / sr
+    return (0.3 * np.sin(2 * np.pi * freq * t)).astype(np.float32)
+
+
+def noisy_excerpt(index: int, start_s: float, seconds: float, rng: np.random.Generator, snr_db: float = 5.0) -> np.ndarray:
+    """An excerpt of generated song ``index`` under noise the model never trained on."""
+    clean = song(index)[int(start_s * SR) : int((start_s + seconds) * SR)]
+    interference = noise(50 + int(rng.integers(0, 100)), seconds + 1)[: clean.size]
+    gain = np.sqrt(np.mean(clean**2) / np.mean(interference**2)) * 10 ** (-snr_db / 20)
+    return (clean + gain * interference).astype(np.float32)

@@ -15,6 +15,8 @@ from typing import Sequence
 import numpy as np
 
 SONG_BOOST_DB = 4.0
+NOISE_ONLY_RMS = 0.05
+"""Reference level for noise-only examples (an all-zero fragment), whose own RMS is 0."""
 MIN_NOISES = 5
 MAX_NOISES = 20
 NOISE_GAIN_DB = (-24.0, -6.0)
@@ -69,6 +71,7 @@ def augment(
     """Boost the fragment by +4 dB and overlay a fresh multi-noise mix; returns (mix, draw)."""
     fragment = np.asarray(fragment, dtype=np.float32)
     draw = draw_noises(len(clips), rng)
-    noise = noise_mix(clips, draw, fragment.size, float(rms(fragment)), rng)
+    reference = float(rms(fragment)) or NOISE_ONLY_RMS
+    noise = noise_mix(clips, draw, fragment.size, reference, rng)
     boosted = fragment * np.float32(10.0 ** (SONG_BOOST_DB / 20.0))
     return boosted + noise, draw

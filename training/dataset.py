@@ -1,9 +1,13 @@
 """Building the augmented training and validation sets, on disk, a batch at a time.
 
-Each song contributes ``examples_per_song`` fragments at random offsets, each boosted and overlaid
-with a fresh multi-noise mix (``augment``), turned into a log-mel window by the very function
-recognition uses (``features.fragment_windows``). The validation split is drawn from a separate
-random stream (other offsets, other noise draws, held-out noise clips where there are enough).
+Each song is one class and contributes ``examples_per_song`` fragments at random offsets, each
+boosted and overlaid with a fresh multi-noise mix (``augment``) and turned into a log-mel window
+by the very function recognition uses (``features.fragment_windows``). One extra class, "not in
+your library", gets twice as many examples: fragments of negative music (``resources/negatives``)
+and noise with no music at all, mixed the same way.
+
+The validation split is drawn from a separate random stream (other offsets, other noise draws),
+with held-out noise clips and held-out negative music where there are enough of them.
 
 Windows are written to a float16 memory-mapped file (57 songs × 200 examples ≈ 750 MB on disk),
 so memory stays at one batch whatever the library size; the reference kept 3 GB in RAM.
@@ -27,11 +31,13 @@ from musicid_core.progress import ShouldStopFn, never_stop
 from training.augment import augment
 
 BUILD_BATCH = 32
+UNKNOWN_PER_SONG_FACTOR = 2
+"""The "not in your library" class gets this many times ``examples_per_song`` examples."""
 
 
 @dataclass
 class WindowSet:
-    """Log-mel windows (memory-mapped float16, (n, n_mels, frames)) and their song indices."""
+    """Log-mel windows (memory-mapped float16, (n, n_mels, frames)) and their class indices."""
 
     windows: np.ndarray
     labels: np.ndarray
@@ -41,77 +47,101 @@ class WindowSet:
         return len(self.labels)
 
 
-def fragment_at(song_audio: np.ndarray, offset: int, length: int) -> np.ndarray:
-    return np.asarray(song_audio[offset : offset + length], dtype=np.float32)
+@dataclass(frozen=True)
+class ExamplePlan:
+    """For every example: its class, which clip of the class, and the offset in that clip."""
+
+    classes: np.ndarray
+    clips: np.ndarray
+    offsets: np.ndarray
 
 
-def plan_examples(durations_samples: Sequence[int], per_song: int, length: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """(song index, offset) for every example, shuffled so batches mix songs."""
-    songs = np.repeat(np.arange(len(durations_samples)), per_song)
-    limits = np.asarray(durations_samples, dtype=np.int64)[songs] - length
-    offsets = (rng.random(len(songs)) * (np.maximum(limits, 0) + 1)).astype(np.int64)
-    order = rng.permutation(len(songs))
-    return songs[order], offsets[order]
+def plan_examples(
+    class_clips: Sequence[Sequence[np.ndarray]], counts: Sequence[int], length: int, rng: np.random.Generator
+) -> ExamplePlan:
+    """Random (class, clip, offset) for ``counts[c]`` examples of each class, shuffled."""
+    classes = np.repeat(np.arange(len(counts)), counts)
+    clips = np.array([rng.integers(0, len(class_clips[c])) for c in classes], dtype=np.int64)
+    limits = np.array([len(class_clips[c][k]) for c, k in zip(classes, clips)], dtype=np.int64) - length
+    offsets = (rng.random(len(classes)) * (np.maximum(limits, 0) + 1)).astype(np.int64)
+    order = rng.permutation(len(classes))
+    return ExamplePlan(classes[order], clips[order], offsets[order])
+
+
+def fragment_at(audio: np.ndarray, offset: int, length: int) -> np.ndarray:
+    """``length`` samples from ``offset``, zero-padded if the clip is shorter."""
+    fragment = np.asarray(audio[offset : offset + length], dtype=np.float32)
+    if fragment.size < length:
+        fragment = np.pad(fragment, (0, length - fragment.size))
+    return fragment
 
 
 def build_window_set(
     path: Path,
-    song_audio: Sequence[np.ndarray],
+    class_clips: Sequence[Sequence[np.ndarray]],
+    counts: Sequence[int],
     noise_clips: Sequence[np.ndarray],
-    per_song: int,
     seed: int,
     settings: FeatureSettings = DEFAULT_FEATURES,
     progress: Optional[Callable[[int, int], None]] = None,
     should_stop: ShouldStopFn = never_stop,
-    transform: Optional[Callable[[np.ndarray, np.random.Generator], np.ndarray]] = None,
 ) -> WindowSet:
-    """Write ``per_song`` augmented windows per song to ``path`` (.npy, float16) and return them.
-
-    ``transform``, if given, is applied to each fragment before augmentation (used to make
-    impostor fragments for calibration).
-    """
+    """Write augmented windows, ``counts[c]`` for class ``c``, to ``path`` (.npy, float16)."""
     rng = np.random.default_rng(seed)
     length = settings.fragment_samples
-    songs, offsets = plan_examples([len(a) for a in song_audio], per_song, length, rng)
+    plan = plan_examples(class_clips, counts, length, rng)
+    total = len(plan.classes)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".partial")
     windows = np.lib.format.open_memmap(
-        tmp, mode="w+", dtype=np.float16, shape=(len(songs), settings.n_mels, settings.window_frames)
+        tmp, mode="w+", dtype=np.float16, shape=(total, settings.n_mels, settings.window_frames)
     )
-    for start in range(0, len(songs), BUILD_BATCH):
+    for start in range(0, total, BUILD_BATCH):
         if should_stop():
             del windows
             tmp.unlink(missing_ok=True)
             raise TrainingCancelled("training was cancelled while building the dataset")
-        stop = min(start + BUILD_BATCH, len(songs))
+        stop = min(start + BUILD_BATCH, total)
         mixes = np.empty((stop - start, length), dtype=np.float32)
         for row, index in enumerate(range(start, stop)):
-            fragment = fragment_at(song_audio[songs[index]], int(offsets[index]), length)
-            if transform is not None:
-                fragment = transform(fragment, rng)
-            mixes[row], _ = augment(fragment, noise_clips, rng)
+            clip = class_clips[plan.classes[index]][plan.clips[index]]
+            mixes[row], _ = augment(fragment_at(clip, int(plan.offsets[index]), length), noise_clips, rng)
         windows[start:stop] = fragment_windows(mixes, settings)
         if progress:
-            progress(stop, len(songs))
+            progress(stop, total)
     windows.flush()
     del windows
     tmp.replace(path)
-    return WindowSet(np.load(path, mmap_mode="r"), songs.astype(np.int32), path)
+    return WindowSet(np.load(path, mmap_mode="r"), plan.classes.astype(np.int32), path)
 
 
 @dataclass
 class Datasets:
     train: WindowSet
     validation: WindowSet
-    impostors: WindowSet
     songs: list[Song]
     seconds: float
+
+    @property
+    def n_classes(self) -> int:
+        return len(self.songs) + 1
+
+    @property
+    def unknown_class(self) -> int:
+        return len(self.songs)
+
+
+def unknown_clips(negatives: Sequence[np.ndarray], length: int) -> list[np.ndarray]:
+    """Negative music plus silent "clips" (one per two negatives, at least one), which the
+    augmentation turns into noise-only examples: a room with no music is also "not a song"."""
+    silent = np.zeros(length, dtype=np.float32)
+    return list(negatives) + [silent] * max(1, len(negatives) // 2)
 
 
 def build_datasets(
     library: Library,
-    noise_clips: Sequence[np.ndarray],
-    validation_noise: Sequence[np.ndarray],
+    noise: tuple[Sequence[np.ndarray], Sequence[np.ndarray]],
+    negatives: tuple[Sequence[np.ndarray], Sequence[np.ndarray]],
     examples_per_song: int,
     seed: int,
     workdir: Path,
@@ -119,7 +149,9 @@ def build_datasets(
     progress: Optional[Callable[[float, str], None]] = None,
     should_stop: ShouldStopFn = never_stop,
 ) -> Datasets:
-    """Training, validation and impostor sets for every song in the library."""
+    """Training and validation sets for every song plus "not in your library".
+
+    ``noise`` and ``negatives`` are (training, validation) pairs of clip lists."""
     songs = library.songs()
     if len(songs) < 2:
         raise LibraryError(f"training needs at least 2 songs; the library has {len(songs)}")
@@ -128,31 +160,21 @@ def build_datasets(
     if short:
         raise LibraryError(f"these songs are shorter than 5 s and cannot be used: {', '.join(short)}")
     per_val = max(4, examples_per_song // 5)
-    per_impostor = max(2, examples_per_song // 25)
-    plan = [("train", examples_per_song, noise_clips, None), ("validation", per_val, validation_noise, None),
-            ("impostors", per_impostor, validation_noise, impostor_transform)]
-    total = len(songs) * sum(p[1] for p in plan)
-    done_before = 0
-    started = time.monotonic()
-    sets = {}
-    for number, (name, per_song, noise, transform) in enumerate(plan):
+    plan = [
+        ("train", examples_per_song, noise[0], negatives[0]),
+        ("validation", per_val, noise[1], negatives[1]),
+    ]
+    totals = [per_song * (len(songs) + UNKNOWN_PER_SONG_FACTOR) for _, per_song, _, _ in plan]
+    started, done_before, sets = time.monotonic(), 0, {}
+    for number, (name, per_song, noise_clips, negative_clips) in enumerate(plan):
         def report(done: int, count: int, name: str = name, base: int = done_before) -> None:
             if progress:
-                progress((base + done) / total, f"Building {name} examples: {done}/{count}")
+                progress((base + done) / sum(totals), f"Building {name} examples: {done}/{count}")
 
+        classes = [[a] for a in audio] + [unknown_clips(negative_clips, settings.fragment_samples)]
+        counts = [per_song] * len(songs) + [per_song * UNKNOWN_PER_SONG_FACTOR]
         sets[name] = build_window_set(
-            workdir / f"{name}.npy", audio, noise, per_song, seed * 1000 + number, settings, report, should_stop, transform
+            workdir / f"{name}.npy", classes, counts, noise_clips, seed * 1000 + number, settings, report, should_stop
         )
-        done_before += len(songs) * per_song
-    return Datasets(sets["train"], sets["validation"], sets["impostors"], songs, time.monotonic() - started)
-
-
-def impostor_transform(fragment: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Music that is *like* the library but not in it: the fragment reversed in time and, half of
-    the time, sped up or slowed down by 8–20 % (which shifts its pitch too)."""
-    reversed_fragment = fragment[::-1]
-    if rng.random() < 0.5:
-        return np.ascontiguousarray(reversed_fragment)
-    factor = rng.uniform(1.08, 1.2) ** (1 if rng.random() < 0.5 else -1)
-    positions = np.arange(fragment.size) * factor % fragment.size
-    return np.interp(positions, np.arange(fragment.size), reversed_fragment).astype(np.float32)
+        done_before += totals[number]
+    return Datasets(sets["train"], sets["validation"], songs, time.monotonic() - started)

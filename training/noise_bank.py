@@ -1,8 +1,11 @@
-"""The ambient noise used for augmentation: the user's packs, else the bundled default pack.
+"""The clips training mixes from: ambient noise and negative ("not in your library") music.
 
-Clips stay memory-mapped (float16) so a large collection costs no RAM; only the drawn
-segments are converted. If neither the library nor ``resources/noise`` has any noise, coloured
-noise is synthesised so training still works (with a warning from the caller).
+Noise: the user's packs, else the bundled default pack (``resources/noise``); library clips stay
+memory-mapped (float16) so a large collection costs no RAM. If there is no noise at all, coloured
+noise is synthesised so training still works.
+
+Negatives: ``resources/negatives`` (see ``resources/make_negatives.py``), or a folder given in the
+training options.
 """
 
 from __future__ import annotations
@@ -12,42 +15,47 @@ from pathlib import Path
 
 import numpy as np
 
-from musicid_core.audio.decode import load_audio
+from musicid_core.audio.decode import is_audio_file, load_audio
 from musicid_core.config import SAMPLE_RATE
 from musicid_core.errors import AudioError
 from musicid_core.library import Library
-from musicid_core.resources import default_noise_dir
+from musicid_core.resources import default_negatives_dir, default_noise_dir
 
 
 @dataclass
-class NoiseBank:
+class ClipBank:
     clips: list[np.ndarray]
-    source: str  # "library", "default pack" or "synthesised"
+    source: str  # e.g. "library", "default pack", "synthesised", a folder
 
-    def split(self, holdout_every: int = 4) -> tuple["NoiseBank", "NoiseBank"]:
-        """(training, validation) banks: every n-th clip is kept for validation when there are
-        enough clips, so validation hears noise that training did not."""
+    def split(self, holdout_every: int = 4) -> tuple[list[np.ndarray], list[np.ndarray]]:
+        """(training, validation) clips: every n-th clip is kept for validation when there are
+        enough clips, so validation hears clips that training did not."""
         if len(self.clips) < 2 * holdout_every:
-            return self, self
+            return self.clips, self.clips
         val = [c for i, c in enumerate(self.clips) if i % holdout_every == 0]
         train = [c for i, c in enumerate(self.clips) if i % holdout_every != 0]
-        return NoiseBank(train, self.source), NoiseBank(val, self.source)
+        return train, val
 
 
-def load_noise_bank(library: Library, packs: list[str] | None = None) -> NoiseBank:
+def load_noise_bank(library: Library, packs: list[str] | None = None) -> ClipBank:
     clips = [library.noise_audio(c) for c in library.noise_clips() if packs is None or c.pack in packs]
     if clips:
-        return NoiseBank(clips, "library")
-    bundled = default_noise_clips()
+        return ClipBank(clips, "library")
+    bundled = folder_clips(default_noise_dir())
     if bundled:
-        return NoiseBank(bundled, "default pack")
-    return NoiseBank(synthesised_noise(np.random.default_rng(0)), "synthesised")
+        return ClipBank(bundled, "default pack")
+    return ClipBank(synthesised_noise(np.random.default_rng(0)), "synthesised")
 
 
-def default_noise_clips(folder: Path | None = None) -> list[np.ndarray]:
-    folder = folder or default_noise_dir()
+def load_negative_bank(folder: Path | None = None) -> ClipBank:
+    folder = folder or default_negatives_dir()
+    return ClipBank(folder_clips(folder), str(folder))
+
+
+def folder_clips(folder: Path) -> list[np.ndarray]:
+    """Every readable audio file directly in ``folder``, decoded; unreadable ones are skipped."""
     clips = []
-    for path in sorted(folder.glob("*.ogg")) if folder.is_dir() else []:
+    for path in sorted(p for p in folder.iterdir() if is_audio_file(p)) if folder.is_dir() else []:
         try:
             clips.append(load_audio(path))
         except AudioError:

@@ -28,7 +28,8 @@ from musicid_core.models.store import BundleMeta, SongLabel, save_bundle
 from musicid_core.progress import ShouldStopFn, never_stop
 from training.dataset import Datasets, WindowSet, build_datasets
 from training.metrics import calibrate_threshold, classification_metrics
-from training.noise_bank import load_noise_bank
+from training.batchnorm import refresh_batchnorm
+from training.noise_bank import load_negative_bank, load_noise_bank
 
 DEFAULT_EPOCHS = 8
 DEFAULT_EXAMPLES_PER_SONG = 200
@@ -43,6 +44,8 @@ class TrainOptions:
     seed: int = 0
     learning_rate: float = 2e-3
     noise_packs: Optional[list[str]] = None
+    negatives_dir: Optional[Path] = None
+    """Music that is nobody's library, for the "not in your library" class (default: bundled)."""
 
 
 @dataclass
@@ -87,22 +90,18 @@ def train(
     started = time.monotonic()
     fingerprint = library.fingerprint()
     noise = load_noise_bank(library, options.noise_packs)
-    train_noise, val_noise = noise.split()
+    negatives = load_negative_bank(options.negatives_dir)
     workdir = library.root / "cache" / "dataset"
     shutil.rmtree(workdir, ignore_errors=True)
     try:
         data = build_datasets(
-            library, train_noise.clips, val_noise.clips, options.examples_per_song, options.seed, workdir, settings,
+            library, noise.split(), negatives.split(), options.examples_per_song, options.seed, workdir, settings,
             progress=lambda f, m: report(TrainProgress("dataset", f, m)),
             should_stop=should_stop,
         )
         model, history, best_epoch = _fit(data, options, settings, report, should_stop)
         report(TrainProgress("evaluating", 1.0, "Measuring validation accuracy"))
-        val_probs = _predict(model, data.validation)
-        impostor_probs = _predict(model, data.impostors)
-        metrics = classification_metrics(val_probs, data.validation.labels)
-        calibration = calibrate_threshold(val_probs.max(axis=1), impostor_probs.max(axis=1))
-        metrics.update(calibration)
+        metrics = evaluate_windows(model, data)
         if library.fingerprint() != fingerprint:
             raise LibraryError("songs were added or removed while training; the result was discarded, train again")
         report(TrainProgress("saving", 1.0, "Saving the model"))
@@ -111,13 +110,32 @@ def train(
             arch=options.arch, features=settings, library_fingerprint=fingerprint,
             trained_at=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
             epochs=len(history.get("loss", [])), examples_per_song=options.examples_per_song,
-            train_seconds=round(elapsed, 1), metrics=metrics, threshold=calibration["threshold"], history=history,
+            train_seconds=round(elapsed, 1), metrics=metrics, threshold=metrics["threshold"], history=history,
+            unknown_class=True,
         )
         labels = [SongLabel(s.id, s.title, s.source, s.artist) for s in data.songs]
         bundle = save_bundle(library.models_dir, model, labels, meta)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     return TrainResult(bundle, metrics, elapsed, len(history.get("loss", [])), best_epoch, history)
+
+
+def evaluate_windows(model: Any, data: Datasets) -> dict[str, float]:
+    """Song metrics on the songs' validation windows, and the verdict threshold calibrated
+    between those and the held-out "not in your library" windows."""
+    probabilities = _predict(model, data.validation)
+    labels = data.validation.labels
+    is_song = labels != data.unknown_class
+    n_songs = len(data.songs)
+    metrics = classification_metrics(probabilities[is_song][:, :n_songs], labels[is_song])
+    top_song = probabilities[:, :n_songs].max(axis=1)
+    beats_unknown = top_song > probabilities[:, n_songs]
+    calibration = calibrate_threshold(top_song[is_song & beats_unknown], top_song[~is_song & beats_unknown])
+    accepted = beats_unknown & (top_song >= calibration["threshold"])
+    metrics.update(calibration)
+    metrics["unknown_rejected"] = float(np.mean(~accepted[~is_song]))
+    metrics["songs_accepted"] = float(np.mean(accepted[is_song]))
+    return metrics
 
 
 class WindowBatches:
@@ -149,8 +167,7 @@ def _fit(
     import keras
 
     keras.utils.set_random_seed(options.seed)
-    n_classes = len(data.songs)
-    model = build_model(options.arch, n_classes, settings)
+    model = build_model(options.arch, data.n_classes, settings)
     batches = WindowBatches(data.train, options.batch_size, options.seed)
     total_steps = max(1, len(batches) * options.epochs)
     schedule = keras.optimizers.schedules.CosineDecay(
@@ -183,6 +200,7 @@ def _fit(
                 rate * (total_steps - steps_done),
             ))
         batches.reshuffle()
+        _refreshed_statistics(model, batches, should_stop)
         val_probs = _predict(model, data.validation)
         val_accuracy = float(np.mean(val_probs.argmax(axis=1) == data.validation.labels))
         for key, value in (("loss", loss), ("accuracy", accuracy), ("val_accuracy", val_accuracy)):
@@ -197,6 +215,12 @@ def _fit(
     if best_weights is not None:
         model.set_weights(best_weights)
     return model, history, best_epoch
+
+
+def _refreshed_statistics(model: Any, batches: "WindowBatches", should_stop: ShouldStopFn) -> None:
+    """Re-estimate BatchNorm statistics for the final weights (see ``training.batchnorm``)."""
+    batches.reshuffle()
+    refresh_batchnorm(model, (batches.batch(i)[0] for i in range(len(batches))), should_stop=should_stop)
 
 
 def _predict(model: Any, windows: WindowSet, batch_size: int = 128) -> np.ndarray:

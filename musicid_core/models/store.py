@@ -51,8 +51,10 @@ class BundleMeta:
     train_seconds: float = 0.0
     metrics: dict[str, float] = field(default_factory=dict)
     threshold: float = 0.5
-    """Verdict threshold on the ensemble score; see ``recognizer.decide``."""
+    """Verdict threshold on the top song's ensemble score; see ``recognizer.decide``."""
     history: dict[str, list[float]] = field(default_factory=dict)
+    unknown_class: bool = False
+    """True when the model has one output more than songs: "not in your library"."""
 
     def to_dict(self) -> dict[str, Any]:
         data = dict(self.__dict__)
@@ -145,7 +147,8 @@ def load_bundle(bundle: Path, settings: FeatureSettings = DEFAULT_FEATURES) -> M
         raise ModelError(f"model bundle {bundle.name}: model.keras cannot be loaded ({exc})") from None
     if tuple(model.input_shape[1:]) != settings.input_shape:
         raise ModelError(f"model bundle {bundle.name}: the model expects input {model.input_shape[1:]}")
-    if model.output_shape[-1] != len(labels):
+    expected_outputs = len(labels) + (1 if meta.unknown_class else 0)
+    if model.output_shape[-1] != expected_outputs:
         raise ModelError(f"model bundle {bundle.name}: {model.output_shape[-1]} outputs but {len(labels)} labels")
     return ModelBundle(bundle, model, labels, meta)
 

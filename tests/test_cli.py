@@ -1,0 +1,71 @@
+"""The ``musicid`` command: its contract, exit codes and JSON output."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import synth
+from musicid_cli.main import main
+
+
+def run(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "musicid_cli", *args], capture_output=True, text=True, timeout=300)
+
+
+def test_usage_error_exits_2(tmp_path: Path) -> None:
+    result = run("--data-dir", str(tmp_path), "library", "frobnicate")
+    assert result.returncode == 2 and "usage" in result.stderr
+
+
+def test_library_add_list_remove(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    song = synth.write(tmp_path / "My Song.wav", synth.song(0, seconds=6.0))
+    data = str(tmp_path / "data")
+    assert main(["--data-dir", data, "library", "add", str(song)]) == 0
+    assert main(["--data-dir", data, "library", "add", str(song)]) == 0
+    out = capsys.readouterr().out
+    assert "1 added" in out and "already in the library" in out
+    assert main(["--data-dir", data, "library", "list"]) == 0
+    line = capsys.readouterr().out.strip()
+    song_id = line.split()[0]
+    assert "My Song" in line and "[My Song.wav]" in line
+    assert main(["--data-dir", data, "library", "remove", song_id]) == 0
+    assert main(["--data-dir", data, "library", "remove", song_id]) == 1
+    assert "no song with id" in capsys.readouterr().err
+
+
+def test_identify_without_model_fails_with_one_line(tmp_path: Path) -> None:
+    clip = synth.write(tmp_path / "clip.wav", synth.song(0, seconds=6.0))
+    result = run("--data-dir", str(tmp_path / "empty"), "identify", str(clip))
+    assert result.returncode == 1
+    assert result.stderr.strip().count("\n") == 0 and "no trained model" in result.stderr
+
+
+def test_identify_json_one_object_per_file(trained_library, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    library, _ = trained_library
+    rng = np.random.default_rng(3)
+    files = [synth.write(tmp_path / f"rec {i}.wav", synth.noisy_excerpt(i, 2.0, 7.0, rng)) for i in (2, 0)]
+    bad = tmp_path / "broken.wav"
+    bad.write_text("nope")
+    result = run("--data-dir", str(library.root), "identify", str(files[0]), str(bad), str(files[1]), "--json", "--top", "3")
+    assert result.returncode == 1  # one file failed; the others were still identified
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [line["file"] for line in lines] == [str(files[0]), str(files[1])]
+    for line, index in zip(lines, (2, 0)):
+        assert line["verdict"] in ("match", "unknown") and len(line["matches"]) == 3
+        assert set(line["matches"][0]) == {"title", "source", "score"}
+        assert line["matches"][0]["title"] == f"song{index}" and line["matches"][0]["source"] == f"song{index}.wav"
+    assert "broken.wav" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_evaluate_prints_metrics(trained_library) -> None:  # type: ignore[no-untyped-def]
+    library, _ = trained_library
+    result = run("--data-dir", str(library.root), "evaluate")
+    assert result.returncode == 0
+    for word in ("accuracy", "precision", "ROC AUC", "top-5"):
+        assert word in result.stdout

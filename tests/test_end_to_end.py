@@ -1,0 +1,57 @@
+"""Train a tiny model on generated songs, then identify noisy excerpts; reject what is unknown."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import synth
+from musicid_core.errors import RecordingTooShortError
+from musicid_core.models.store import load_current, read_meta
+from musicid_core.recognizer import Recognizer
+
+
+@pytest.fixture(scope="module")
+def recognizer(trained_library):  # type: ignore[no-untyped-def]
+    library, _ = trained_library
+    return Recognizer(load_current(library.models_dir))
+
+
+def test_bundle_has_metrics_labels_and_features(trained_library) -> None:  # type: ignore[no-untyped-def]
+    library, result = trained_library
+    meta = read_meta(result.bundle)
+    assert set(meta.metrics) >= {"accuracy", "precision", "roc_auc", "top5"}
+    assert meta.metrics["accuracy"] >= 0.9, meta.metrics
+    assert meta.features.n_mels == 128 and meta.features.hop_length == 431
+    assert meta.library_fingerprint == library.fingerprint()
+
+
+@pytest.mark.parametrize("index", range(synth.N_SONGS))
+def test_noisy_excerpt_of_each_song_is_ranked_first(recognizer: Recognizer, index: int) -> None:
+    rng = np.random.default_rng(index)
+    excerpt = synth.noisy_excerpt(index, start_s=1.3 + index, seconds=8.0, rng=rng, snr_db=5.0)
+    result = recognizer.identify(excerpt)
+    assert result.best.song.title == f"song{index}", [(m.song.title, m.score) for m in result.matches]
+    assert result.verdict == "match", (result.best.score, result.unknown_score, recognizer.threshold, result.agreement)
+
+
+def test_a_tone_not_in_the_library_is_unknown(recognizer: Recognizer) -> None:
+    result = recognizer.identify(synth.tone(1000.0, seconds=8.0))
+    assert result.verdict == "unknown", (result.best.score, result.unknown_score, recognizer.threshold)
+
+
+def test_room_noise_without_music_is_unknown(recognizer: Recognizer) -> None:
+    result = recognizer.identify(synth.noise(77, seconds=8.0))
+    assert result.verdict == "unknown", (result.best.song.title, result.best.score, result.unknown_score)
+
+
+def test_ranking_is_complete_and_sorted(recognizer: Recognizer) -> None:
+    result = recognizer.identify(synth.song(0)[: 22050 * 6], top_k=10)
+    scores = [m.score for m in result.matches]
+    assert len(scores) == synth.N_SONGS and scores == sorted(scores, reverse=True)
+    assert 0.0 < sum(scores) <= 1.0 + 1e-3  # the rest is "not in your library"
+
+
+def test_short_recording_is_refused(recognizer: Recognizer) -> None:
+    with pytest.raises(RecordingTooShortError):
+        recognizer.identify(synth.song(0)[: 22050 * 3])

@@ -1,0 +1,80 @@
+"""Features: librosa-exact, identical for training and recognition, right window counts."""
+
+from __future__ import annotations
+
+import librosa
+import numpy as np
+import pytest
+
+from musicid_core.config import DEFAULT_FEATURES as F
+from musicid_core.errors import RecordingTooShortError
+from musicid_core.features import fragment_windows, recording_windows, window_starts
+from training.dataset import build_window_set
+
+
+def _signal(seconds: float, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(seconds * F.sample_rate)) / F.sample_rate
+    return (0.3 * np.sin(2 * np.pi * 440 * t * (1 + t / 20)) + 0.05 * rng.standard_normal(t.size)).astype(np.float32)
+
+
+def test_window_is_librosa_log_mel_with_method_settings() -> None:
+    audio = _signal(5.0)[: F.fragment_samples]
+    expected = librosa.power_to_db(
+        librosa.feature.melspectrogram(y=audio, sr=22050, n_mels=128, hop_length=431), ref=np.max
+    )
+    window = fragment_windows(audio[np.newaxis])[0]
+    assert window.shape == (128, 256) == expected.shape
+    np.testing.assert_allclose(window, expected, atol=1e-3)
+
+
+def test_training_fragment_equals_recognition_window_of_same_samples() -> None:
+    recording = _signal(12.0)
+    hop = F.hop_length
+    windows = recording_windows(recording)
+    for index in (0, 2, 4):
+        start = index * F.step_frames * hop
+        fragment = recording[start : start + F.fragment_samples]
+        from_training = fragment_windows(fragment[np.newaxis])[0]
+        # Identical but for the two edge frames each side, where librosa pads a lone fragment.
+        np.testing.assert_allclose(from_training[:, 3:-3], windows[index][:, 3:-3], atol=0.05)
+
+
+def test_dataset_builder_uses_the_same_feature_function(tmp_path) -> None:
+    song = _signal(8.0, seed=3)
+    silent_noise = [np.zeros(1000, dtype=np.float32)]  # noise of zero energy: mix = boosted song
+    built = build_window_set(tmp_path / "w.npy", [[song]], [3], silent_noise, seed=5)
+    rng = np.random.default_rng(5)
+    from training.dataset import plan_examples
+
+    plan = plan_examples([[song]], [3], F.fragment_samples, rng)
+    for row, offset in enumerate(plan.offsets):
+        expected = fragment_windows(song[np.newaxis, offset : offset + F.fragment_samples])[0]
+        np.testing.assert_allclose(built.windows[row].astype(np.float32), expected, atol=0.05)
+
+
+@pytest.mark.parametrize(
+    ("seconds", "expected"),
+    # frames = 1 + samples // 431; windows = 1 + (frames - 256) // 51
+    [(4.99, 1), (5.0, 1), (5.9, 1), (6.0, 2), (10.0, 6), (30.0, 26), (60.0, 56)],
+)
+def test_sliding_window_count(seconds: float, expected: int) -> None:
+    samples = int(seconds * F.sample_rate)
+    frames = 1 + samples // F.hop_length
+    assert F.window_count(samples) == expected == len(window_starts(frames))
+    if samples >= F.window_samples:
+        assert len(recording_windows(_signal(seconds))) == expected
+
+
+def test_windows_step_51_frames() -> None:
+    assert list(window_starts(400)) == [0, 51, 102]
+
+
+def test_recording_shorter_than_a_window_is_refused_with_its_length() -> None:
+    with pytest.raises(RecordingTooShortError, match=r"3\.0 s long; at least 5\.0 s"):
+        recording_windows(_signal(3.0))
+
+
+def test_loudness_does_not_change_features() -> None:
+    audio = _signal(6.0)
+    np.testing.assert_allclose(recording_windows(audio), recording_windows(audio * 0.01), atol=1e-3)
