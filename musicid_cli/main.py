@@ -47,7 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     train = commands.add_parser("train", help="train a model on the library")
     train.add_argument("--arch", choices=sorted(ARCHITECTURES), default=DEFAULT_ARCH)
-    train.add_argument("--epochs", type=_positive_int, default=None, help="default: 8")
+    train.add_argument("--epochs", type=_positive_int, default=None, help="default: 6")
     train.add_argument("--examples-per-song", type=_positive_int, default=None, help="default: 200")
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--noise-pack", action="append", dest="noise_packs", help="use only these packs (repeatable)")

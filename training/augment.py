@@ -58,20 +58,52 @@ def draw_noises(n_clips: int, rng: np.random.Generator) -> NoiseDraw:
 def noise_mix(
     clips: Sequence[np.ndarray], draw: NoiseDraw, length: int, reference_rms: float, rng: np.random.Generator
 ) -> np.ndarray:
-    """Sum of the drawn segments, each scaled to ``reference_rms`` × its gain."""
-    segments = np.stack([noise_segment(clips[i], length, rng) for i in draw.clip_indices])
-    levels = rms(segments)
-    scale = np.where(levels > _EPS, reference_rms / np.maximum(levels, _EPS), 0.0) * 10.0 ** (draw.gains_db / 20.0)
-    return (scale.astype(np.float32) @ segments).astype(np.float32)
+    """Sum of the drawn segments, each scaled to ``reference_rms`` × its gain.
+
+    Accumulates in place (one segment in memory at a time) with BLAS dot products for the
+    levels: this runs once per training example, tens of thousands of times per training."""
+    total = np.zeros(length, dtype=np.float32)
+    gains = 10.0 ** (draw.gains_db / 20.0)
+    for clip_index, gain in zip(draw.clip_indices, gains):
+        segment = noise_segment(clips[clip_index], length, rng)
+        level = float(np.sqrt(np.dot(segment, segment) / length))
+        if level > _EPS:
+            total += np.float32(reference_rms * gain / level) * segment
+    return total
 
 
 def augment(
     fragment: np.ndarray, clips: Sequence[np.ndarray], rng: np.random.Generator
 ) -> tuple[np.ndarray, NoiseDraw]:
-    """Boost the fragment by +4 dB and overlay a fresh multi-noise mix; returns (mix, draw)."""
+    """Boost the fragment by +4 dB and overlay a fresh multi-noise mix; returns (mix, draw).
+
+    This is the method's augmentation exactly; ``augment_in_room`` adds reverb and a phone
+    microphone around it."""
     fragment = np.asarray(fragment, dtype=np.float32)
     draw = draw_noises(len(clips), rng)
     reference = float(rms(fragment)) or NOISE_ONLY_RMS
     noise = noise_mix(clips, draw, fragment.size, reference, rng)
     boosted = fragment * np.float32(10.0 ** (SONG_BOOST_DB / 20.0))
     return boosted + noise, draw
+
+
+REVERB_PROBABILITY = 0.5
+MICROPHONE_PROBABILITY = 0.5
+RT60_RANGE = (0.2, 0.8)
+
+
+def augment_in_room(
+    fragment: np.ndarray, clips: Sequence[np.ndarray], rng: np.random.Generator, sample_rate: int
+) -> np.ndarray:
+    """``augment`` plus, each half of the time, room reverb on the music (before the noise, which
+    is already a room recording) and a phone microphone's band limit and colouring on the mix."""
+    from training.room import apply_reverb, phone_colouring, room_impulse_response
+
+    fragment = np.asarray(fragment, dtype=np.float32)
+    if rng.random() < REVERB_PROBABILITY and fragment.any():
+        rir = room_impulse_response(sample_rate, float(rng.uniform(*RT60_RANGE)), rng)
+        fragment = apply_reverb(fragment, rir).astype(np.float32)
+    mixed, _ = augment(fragment, clips, rng)
+    if rng.random() < MICROPHONE_PROBABILITY:
+        mixed = phone_colouring(mixed, sample_rate, rng).astype(np.float32)
+    return mixed

@@ -1,7 +1,8 @@
 """Building the augmented training and validation sets, on disk, a batch at a time.
 
 Each song is one class and contributes ``examples_per_song`` fragments at random offsets, each
-boosted and overlaid with a fresh multi-noise mix (``augment``) and turned into a log-mel window
+boosted and overlaid with a fresh multi-noise mix, half of them also reverberated and coloured
+by a phone microphone (``augment.augment_in_room``), and turned into a log-mel window
 by the very function recognition uses (``features.fragment_windows``). One extra class, "not in
 your library", gets twice as many examples: fragments of negative music (``resources/negatives``)
 and noise with no music at all, mixed the same way.
@@ -28,7 +29,7 @@ from musicid_core.errors import LibraryError, TrainingCancelled
 from musicid_core.features import fragment_windows
 from musicid_core.library import Library, Song
 from musicid_core.progress import ShouldStopFn, never_stop
-from training.augment import augment
+from training.augment import augment_in_room
 
 BUILD_BATCH = 32
 UNKNOWN_PER_SONG_FACTOR = 2
@@ -105,7 +106,8 @@ def build_window_set(
         mixes = np.empty((stop - start, length), dtype=np.float32)
         for row, index in enumerate(range(start, stop)):
             clip = class_clips[plan.classes[index]][plan.clips[index]]
-            mixes[row], _ = augment(fragment_at(clip, int(plan.offsets[index]), length), noise_clips, rng)
+            fragment = fragment_at(clip, int(plan.offsets[index]), length)
+            mixes[row] = augment_in_room(fragment, noise_clips, rng, settings.sample_rate)
         windows[start:stop] = fragment_windows(mixes, settings)
         if progress:
             progress(stop, total)

@@ -31,7 +31,7 @@ from training.metrics import calibrate_threshold, classification_metrics
 from training.batchnorm import refresh_batchnorm
 from training.noise_bank import load_negative_bank, load_noise_bank
 
-DEFAULT_EPOCHS = 8
+DEFAULT_EPOCHS = 6
 DEFAULT_EXAMPLES_PER_SONG = 200
 
 
