@@ -40,7 +40,11 @@ def test_training_fragment_equals_recognition_window_of_same_samples() -> None:
         np.testing.assert_allclose(from_training[:, 3:-3], windows[index][:, 3:-3], atol=0.05)
 
 
-def test_dataset_builder_uses_the_same_feature_function(tmp_path) -> None:
+def test_dataset_builder_uses_the_same_feature_function(tmp_path, monkeypatch) -> None:
+    import training.augment
+
+    monkeypatch.setattr(training.augment, "REVERB_PROBABILITY", 0.0)
+    monkeypatch.setattr(training.augment, "MICROPHONE_PROBABILITY", 0.0)
     song = _signal(8.0, seed=3)
     silent_noise = [np.zeros(1000, dtype=np.float32)]  # noise of zero energy: mix = boosted song
     built = build_window_set(tmp_path / "w.npy", [[song]], [3], silent_noise, seed=5)
