@@ -228,6 +228,9 @@ def _print_metrics(metrics: dict[str, Any]) -> None:
     names = [("accuracy", "accuracy"), ("precision", "precision"), ("roc_auc", "ROC AUC"), ("top5", "top-5")]
     print("validation: " + ", ".join(f"{label} {metrics[key]:.1%}" if key != "roc_auc" else f"{label} {metrics[key]:.3f}"
                                      for key, label in names if key in metrics))
+    if "threshold" in metrics and "unknown_rejected" in metrics:
+        print(f"verdict: threshold {metrics['threshold']:.3f}; held-out strangers answered unknown "
+              f"{metrics['unknown_rejected']:.1%}, held-out song windows answered match {metrics['songs_accepted']:.1%}")
 
 
 COMMANDS: dict[tuple[str, Optional[str]], Callable[[Library, argparse.Namespace], int]] = {
