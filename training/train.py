@@ -63,6 +63,8 @@ class TrainProgress:
     accuracy: float = float("nan")
     val_accuracy: float = float("nan")
     eta_seconds: float = float("nan")
+    epoch_end: bool = False
+    """True for the one report per epoch that carries its validation accuracy."""
 
 
 @dataclass
@@ -210,7 +212,7 @@ def _fit(
         report(TrainProgress(
             "training", steps_done / total_steps, f"Epoch {epoch}/{options.epochs}: validation accuracy {val_accuracy:.1%}",
             epoch, options.epochs, len(batches), len(batches), loss, accuracy, val_accuracy,
-            (time.monotonic() - started) / steps_done * (total_steps - steps_done),
+            (time.monotonic() - started) / steps_done * (total_steps - steps_done), epoch_end=True,
         ))
     if best_weights is not None:
         model.set_weights(best_weights)

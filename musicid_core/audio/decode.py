@@ -48,12 +48,22 @@ def load_audio(
         audio, rate = _read_with_soundfile(path, max_seconds)
     except _NotForSoundfile:
         audio, rate = _read_with_ffmpeg(path, max_seconds)
-    audio = _to_mono_float(audio, path)
+    audio = _finite(_to_mono_float(audio, path), path)  # the resampler refuses NaN/inf
     if rate != sample_rate and audio.size:
         import librosa  # heavy import, only when a file needs it
 
         audio = librosa.resample(audio, orig_sr=rate, target_sr=sample_rate).astype(np.float32)
     return validate_signal(audio, path, sample_rate, min_seconds=min_seconds, allow_silence=allow_silence)
+
+
+def _finite(audio: np.ndarray, source: str | Path) -> np.ndarray:
+    """Replace a few NaN/inf samples (a glitch) by silence; refuse a file that is mostly damage."""
+    if audio.size == 0 or np.all(np.isfinite(audio)):
+        return audio
+    bad = int(np.count_nonzero(~np.isfinite(audio)))
+    if bad > audio.size // 100:
+        raise AudioError(source, f"{bad} samples are not numbers (NaN/inf); the file is damaged")
+    return np.nan_to_num(audio, nan=0.0, posinf=0.0, neginf=0.0)
 
 
 def validate_signal(
@@ -67,16 +77,15 @@ def validate_signal(
     """Reject empty, NaN/inf, silent or too-short signals with a reason naming ``source``."""
     if audio.size == 0:
         raise AudioError(source, "the file contains no audio samples")
-    if not np.all(np.isfinite(audio)):
-        bad = int(np.count_nonzero(~np.isfinite(audio)))
-        if bad > audio.size // 100:
-            raise AudioError(source, f"{bad} samples are not numbers (NaN/inf); the file is damaged")
-        audio = np.nan_to_num(audio, nan=0.0, posinf=1.0, neginf=-1.0)
+    audio = _finite(audio, source)
     seconds = audio.size / sample_rate
     if seconds < min_seconds:
         raise AudioError(source, f"it is {seconds:.1f} s long; at least {min_seconds:.1f} s is needed")
     if not allow_silence and float(np.sqrt(np.mean(np.square(audio, dtype=np.float64)))) < SILENCE_RMS:
         raise AudioError(source, "it is silent (no sound above -80 dBFS)")
+    peak = float(np.max(np.abs(audio)))
+    if peak > 1.0:  # floating-point files may exceed full scale: scale, keeping the waveform
+        audio = audio / peak
     return np.clip(audio, -1.0, 1.0).astype(np.float32, copy=False)
 
 
@@ -89,6 +98,8 @@ def _check_file(path: Path) -> None:
         raise AudioError(path, "no such file")
     if path.is_dir():
         raise AudioError(path, "it is a folder, not an audio file")
+    if not path.is_file():  # opening a pipe or a device could block forever
+        raise AudioError(path, "it is not a regular file (a pipe, device or socket)")
     try:
         size = path.stat().st_size
         with path.open("rb"):
@@ -120,7 +131,7 @@ def _read_with_soundfile(path: Path, max_seconds: float) -> tuple[np.ndarray, in
             blocks = []
             total = 0
             for block in f.blocks(blocksize=rate * 10, dtype="float32", always_2d=True):
-                blocks.append(block)
+                blocks.append(block.mean(axis=1, dtype=np.float32))  # mono at once: memory / channels
                 total += len(block)
                 if total > limit:
                     raise AudioError(path, f"it is longer than the limit of {max_seconds / 60:.0f} minutes")
@@ -129,10 +140,24 @@ def _read_with_soundfile(path: Path, max_seconds: float) -> tuple[np.ndarray, in
     except (sf.LibsndfileError, RuntimeError, ValueError, MemoryError, OverflowError) as exc:
         if path.suffix.lower() in {".m4a", ".aac", ".mp4"} or "Format not recognised" in str(exc):
             raise _NotForSoundfile from exc
-        raise AudioError(path, f"it is damaged or not really audio ({_short(exc)})") from None
+        raise AudioError(path, f"it is damaged or not really {_kind(path)} audio ({_libsndfile_reason(exc)})") from None
     if not blocks:
         raise AudioError(path, "the file contains no audio samples")
     return np.concatenate(blocks), rate
+
+
+def _kind(path: Path) -> str:
+    return path.suffix.lstrip(".").upper() or "an"
+
+
+def _libsndfile_reason(exc: object) -> str:
+    """libsndfile's words without the file name, and without its misleading "possibly a pipe?"."""
+    text = str(exc)
+    if text.startswith("Error opening"):
+        text = text.split(": ", 1)[-1]
+    if "not a regular file" in text:
+        return "no audio data found"
+    return _short(text)
 
 
 def _read_with_ffmpeg(path: Path, max_seconds: float) -> tuple[np.ndarray, int]:
@@ -141,6 +166,7 @@ def _read_with_ffmpeg(path: Path, max_seconds: float) -> tuple[np.ndarray, int]:
         raise AudioError(
             path, "this format needs ffmpeg, which is not installed (Debian/Ubuntu: sudo apt-get install ffmpeg)"
         )
+    _refuse_if_too_long(path, max_seconds)
     cmd = [ffmpeg, "-nostdin", "-v", "error", "-i", str(path), "-t", str(max_seconds + 1), "-vn",
            "-ac", "1", "-ar", str(SAMPLE_RATE), "-f", "f32le", "-"]
     try:
@@ -150,11 +176,29 @@ def _read_with_ffmpeg(path: Path, max_seconds: float) -> tuple[np.ndarray, int]:
     if proc.returncode != 0 or not proc.stdout:
         message = proc.stderr.decode("utf-8", "replace").strip().splitlines()
         detail = message[-1] if message else "no audio stream found"
-        raise AudioError(path, f"not a readable audio file ({_short(detail)})")
+        if "does not contain any stream" in detail or "Invalid data found" in detail:
+            detail = "no audio stream found"
+        raise AudioError(path, f"it is damaged or not really audio ({_short(detail.replace(str(path) + ': ', ''))})")
     audio = np.frombuffer(proc.stdout[: len(proc.stdout) // 4 * 4], dtype="<f4")
     if audio.size > max_seconds * SAMPLE_RATE:
         raise AudioError(path, f"it is longer than the limit of {max_seconds / 60:.0f} minutes")
     return audio.reshape(-1, 1), SAMPLE_RATE
+
+
+def _refuse_if_too_long(path: Path, max_seconds: float) -> None:
+    """Ask ffprobe for the duration first, so a 3-hour file is refused in a fraction of a second
+    instead of being decoded up to the limit. Without ffprobe the streaming cut still applies."""
+    ffprobe = shutil.which("ffprobe")
+    if ffprobe is None:
+        return
+    cmd = [ffprobe, "-v", "error", "-show_entries", "format=duration", "-of", "csv=p=0", str(path)]
+    try:
+        proc = subprocess.run(cmd, capture_output=True, timeout=60, check=False, text=True)
+        seconds = float(proc.stdout.strip().splitlines()[0])
+    except (subprocess.TimeoutExpired, ValueError, IndexError, OSError):
+        return  # unknown duration: ffmpeg decides, and stops at the limit
+    if seconds > max_seconds:
+        raise AudioError(path, f"it is {seconds / 60:.0f} minutes long; the limit is {max_seconds / 60:.0f} minutes")
 
 
 def _to_mono_float(audio: np.ndarray, path: Path) -> np.ndarray:

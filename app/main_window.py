@@ -1,0 +1,190 @@
+"""The main window: Listen, Library and Training tabs, menus, shortcuts, status bar.
+
+Owns the thread pools (identification: 1 thread, library imports: 1, training: 1) and waits
+for them on close; window geometry and the open tab are remembered in QSettings.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Optional
+
+from PySide6.QtCore import Qt, QUrl
+from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QDesktopServices, QDragEnterEvent, QDropEvent, QKeySequence, QShortcut
+from PySide6.QtWidgets import QApplication, QMainWindow, QTabWidget
+
+from app import theme
+from app.about import AboutDialog
+from app.errors import user_message
+from app.history import History
+from app.library_tab import LibraryTab, song_like
+from app.listen_tab import ListenTab
+from app.model_service import ModelService
+from app.settings import Settings
+from app.training_tab import TrainingTab
+from app.widgets.drop_zone import local_paths
+from app.workers import TaskState, new_pool, run_task
+from musicid_core.library import Library
+from musicid_core.models.store import current_bundle_path
+
+log = logging.getLogger(__name__)
+
+
+class MainWindow(QMainWindow):
+    def __init__(self, library: Library, settings: Settings, log_file: Optional[Path] = None) -> None:
+        super().__init__()
+        self.library = library
+        self.settings = settings
+        self.log_file = log_file
+        self.setWindowTitle("MusicID")
+        self.setAcceptDrops(True)
+        self.recognition_pool = new_pool(1, "recognition")
+        self.library_pool = new_pool(1, "library")
+        self.training_pool = new_pool(1, "training")
+        self.service = ModelService(library)
+        self.history = History(library.root)
+
+        self.listen_tab = ListenTab(self.service, self.history, settings, self.recognition_pool)
+        self.library_tab = LibraryTab(library, self.service, self.library_pool)
+        self.training_tab = TrainingTab(library, self.service, settings, self.training_pool)
+        self.tabs = QTabWidget()
+        self.tabs.addTab(self.listen_tab, "&Listen")
+        self.tabs.addTab(self.library_tab, "Li&brary")
+        self.tabs.addTab(self.training_tab, "&Training")
+        self.setCentralWidget(self.tabs)
+
+        self.library_tab.library_changed.connect(self.training_tab.show_current_model)
+        self.training_tab.model_changed.connect(self._model_changed)
+        self.training_tab.training_started.connect(lambda: self.statusBar().showMessage("Training in the background…"))
+        self.listen_tab.listening_changed.connect(
+            lambda on: self.statusBar().showMessage("Listening…" if on else "Stopped listening.", 0 if on else 4000)
+        )
+        self._build_menus()
+        self._restore()
+        self.statusBar().showMessage("Ready.", 3000)
+
+    # ----- menus and shortcuts
+    def _build_menus(self) -> None:
+        file_menu = self.menuBar().addMenu("&File")
+        self.identify_action = self._action(file_menu, "&Identify a file…", self.listen_tab.choose_file, QKeySequence.StandardKey.Open)
+        self._action(file_menu, "&Add songs…", self._add_songs, "Ctrl+Shift+A")
+        file_menu.addSeparator()
+        self._action(file_menu, "Open the &log folder", self._open_logs)
+        quit_action = self._action(file_menu, "&Quit", self.close, QKeySequence.StandardKey.Quit)
+        quit_action.setMenuRole(QAction.MenuRole.QuitRole)
+
+        listen_menu = self.menuBar().addMenu("&Actions")
+        self.listen_action = self._action(listen_menu, "&Listen / Stop", self._toggle_listen)
+        self.listen_action.setShortcut(QKeySequence(Qt.Key.Key_Space))
+        self.listen_action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
+        self.train_action = self._action(listen_menu, "&Train a new model", self._train, "Ctrl+T")
+
+        view = self.menuBar().addMenu("&View")
+        for index, name in enumerate(("Listen", "Library", "Training")):
+            self._action(view, f"Show {name}", lambda i=index: self.tabs.setCurrentIndex(i), f"Ctrl+{index + 1}")
+        # Alt+1..3 as well, for people used to browsers' tab keys
+        for index in range(3):
+            QShortcut(QKeySequence(f"Alt+{index + 1}"), self, lambda i=index: self.tabs.setCurrentIndex(i))
+        view.addSeparator()
+        theme_menu = view.addMenu("&Appearance")
+        group = QActionGroup(self)
+        for name in theme.THEMES:
+            action = QAction(name.capitalize(), self, checkable=True)
+            action.setChecked(self.settings.theme() == name)
+            action.triggered.connect(lambda _=False, n=name: self._set_theme(n))
+            group.addAction(action)
+            theme_menu.addAction(action)
+
+        help_menu = self.menuBar().addMenu("&Help")
+        about = self._action(help_menu, "&About MusicID", self.show_about, QKeySequence.StandardKey.HelpContents)
+        about.setMenuRole(QAction.MenuRole.AboutRole)
+
+    def _action(self, menu, text, slot, shortcut=None) -> QAction:  # type: ignore[no-untyped-def]
+        action = QAction(text, self)
+        if shortcut is not None:
+            action.setShortcut(QKeySequence(shortcut))
+        action.triggered.connect(lambda *_: slot())
+        menu.addAction(action)
+        return action
+
+    def _toggle_listen(self) -> None:
+        self.tabs.setCurrentWidget(self.listen_tab)
+        if self.listen_tab.listen_button.isEnabled() or self.listen_tab.listening:
+            self.listen_tab.toggle_listening()
+
+    def _train(self) -> None:
+        self.tabs.setCurrentWidget(self.training_tab)
+        self.training_tab.start_training()
+
+    def _add_songs(self) -> None:
+        self.tabs.setCurrentWidget(self.library_tab)
+        self.library_tab.choose_songs()
+
+    def _open_logs(self) -> None:
+        if self.log_file is not None:
+            QDesktopServices.openUrl(QUrl.fromLocalFile(str(self.log_file.parent)))
+
+    def _set_theme(self, name: str) -> None:
+        self.settings.set_theme(name)
+        theme.apply_theme(QApplication.instance(), name)  # type: ignore[arg-type]
+
+    def show_about(self) -> AboutDialog:
+        dialog = AboutDialog(self.library.root, self.log_file, self)
+        dialog.open()
+        return dialog
+
+    # ----- drag and drop onto the window: songs
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802
+        if local_paths(event.mimeData(), song_like):
+            event.setDropAction(Qt.DropAction.CopyAction)
+            event.accept()
+
+    def dropEvent(self, event: QDropEvent) -> None:  # noqa: N802
+        paths = local_paths(event.mimeData(), song_like)
+        if paths:
+            event.setDropAction(Qt.DropAction.CopyAction)
+            event.accept()
+            self.tabs.setCurrentWidget(self.library_tab)
+            self.library_tab.add_songs(paths)
+
+    # ----- model
+    def _model_changed(self) -> None:
+        self.library_tab.refresh_model_status()
+        self.preload_model()
+
+    def preload_model(self) -> None:
+        """Import TensorFlow and load the current model in the background (STYLE P13)."""
+        if current_bundle_path(self.library.models_dir) is None:
+            return
+        self.statusBar().showMessage("Loading the model…")
+        service = self.service
+
+        def job(state: TaskState) -> str:
+            return service.recognizer().bundle.path.name
+
+        run_task(
+            self.recognition_pool, job,
+            on_result=lambda name: self.statusBar().showMessage(f"Model {name} ready for listening.", 5000),
+            on_error=lambda exc: self.statusBar().showMessage(f"The model cannot be used: {user_message(exc)}"),
+        )
+
+    # ----- state
+    def _restore(self) -> None:
+        geometry = self.settings.geometry()
+        if geometry is None or not self.restoreGeometry(geometry):
+            self.resize(1100, 780)
+        state = self.settings.window_state()
+        if state is not None:
+            self.restoreState(state)
+        self.tabs.setCurrentIndex(max(0, min(2, self.settings.tab())))
+
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802
+        self.settings.set_geometry(self.saveGeometry(), self.saveState(), self.tabs.currentIndex())
+        self.settings.sync()
+        self.listen_tab.shutdown()
+        self.training_tab.shutdown()
+        for pool in (self.recognition_pool, self.library_pool):
+            pool.waitForDone(10000)
+        log.info("main window closed")
+        super().closeEvent(event)
