@@ -56,7 +56,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     app.setApplicationName(APPLICATION)
     app.setApplicationDisplayName("MusicID")
     app.setApplicationVersion(__version__)
-    app.setDesktopFileName("musicid")
+    app.setDesktopFileName("io.github.musicid.MusicID")
     icon = resources_dir() / "icons" / "musicid.svg"
     if icon.is_file():
         app.setWindowIcon(QIcon(str(icon)))
@@ -77,6 +77,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     window = MainWindow(library, settings, log_file)
     window.show()
     QTimer.singleShot(0, window.preload_model)
+    QTimer.singleShot(0, window.offer_demo)
     if args.quit_after is not None:
         QTimer.singleShot(int(args.quit_after * 1000), window.close)
     log.info("init finished")

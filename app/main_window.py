@@ -12,11 +12,11 @@ from typing import Optional
 
 from PySide6.QtCore import Qt, QUrl
 from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QDesktopServices, QDragEnterEvent, QDropEvent, QKeySequence, QShortcut
-from PySide6.QtWidgets import QApplication, QMainWindow, QTabWidget
+from PySide6.QtWidgets import QApplication, QMainWindow, QMessageBox, QTabWidget
 
 from app import theme
 from app.about import AboutDialog
-from app.errors import user_message
+from app.errors import show_error, user_message
 from app.history import History
 from app.library_tab import LibraryTab, song_like
 from app.listen_tab import ListenTab
@@ -25,6 +25,7 @@ from app.settings import Settings
 from app.training_tab import TrainingTab
 from app.widgets.drop_zone import local_paths
 from app.workers import TaskState, new_pool, run_task
+from musicid_core.demo import DemoResult, demo_available, demo_recordings, install_demo
 from musicid_core.library import Library
 from musicid_core.models.store import current_bundle_path
 
@@ -97,6 +98,8 @@ class MainWindow(QMainWindow):
             theme_menu.addAction(action)
 
         help_menu = self.menuBar().addMenu("&Help")
+        self.demo_action = self._action(help_menu, "Try with &demo songs", self.install_demo)
+        self.demo_action.setEnabled(demo_available())
         about = self._action(help_menu, "&About MusicID", self.show_about, QKeySequence.StandardKey.HelpContents)
         about.setMenuRole(QAction.MenuRole.AboutRole)
 
@@ -147,6 +150,50 @@ class MainWindow(QMainWindow):
             event.accept()
             self.tabs.setCurrentWidget(self.library_tab)
             self.library_tab.add_songs(paths)
+
+    # ----- first run: the demo
+    def offer_demo(self) -> Optional[QMessageBox]:
+        """On a first start with an empty library, offer the shipped demo (once; the Help menu
+        keeps it available). Non-modal, so nothing blocks start-up or an offscreen test."""
+        if self.settings.demo_offered() or self.library.songs() or not demo_available():
+            return None
+        self.settings.set_demo_offered()
+        box = QMessageBox(QMessageBox.Icon.Question, "Welcome to MusicID",
+                          "Your library is empty. MusicID learns your own songs: add them in the Library tab "
+                          "and train a model.\n\nOr try it right now with 8 demo songs and a model trained on them.",
+                          QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, self)
+        box.button(QMessageBox.StandardButton.Yes).setText("Try with demo songs")
+        box.button(QMessageBox.StandardButton.No).setText("Add my own songs")
+        box.finished.connect(lambda answer: self._after_demo_offer(answer == QMessageBox.StandardButton.Yes))
+        box.open()
+        return box
+
+    def _after_demo_offer(self, accepted: bool) -> None:
+        if accepted:
+            self.install_demo()
+        else:
+            self.tabs.setCurrentWidget(self.library_tab)
+
+    def install_demo(self) -> None:
+        """Enrol the demo songs and install their model on a worker thread (no TensorFlow needed)."""
+        self.statusBar().showMessage("Installing the demo songs…")
+        library = self.library
+        run_task(
+            self.library_pool, lambda state: install_demo(library, should_stop=state.should_stop),
+            on_result=self._demo_installed,
+            on_error=lambda exc: show_error(self, "The demo could not be installed", exc),
+        )
+
+    def _demo_installed(self, result: DemoResult) -> None:
+        if not result.installed:
+            QMessageBox.information(self, "Demo not installed", result.message)
+            return
+        self.library_tab.refresh()
+        self._model_changed()
+        self.tabs.setCurrentWidget(self.listen_tab)
+        recordings = demo_recordings()
+        where = f" Demo recordings to try with “Identify a file…”: {recordings[0].parent}" if recordings else ""
+        self.statusBar().showMessage(f"Demo installed: press Listen while a demo song plays.{where}", 15000)
 
     # ----- model
     def _model_changed(self) -> None:

@@ -82,6 +82,13 @@ class Settings:
     def set_theme(self, theme: str) -> None:
         self._qs.setValue("appearance/theme", theme)
 
+    # first run
+    def demo_offered(self) -> bool:
+        return self._get("first_run/demo_offered", "false", str) == "true"
+
+    def set_demo_offered(self) -> None:
+        self._qs.setValue("first_run/demo_offered", "true")
+
     def sync(self) -> None:
         self._qs.sync()
 
