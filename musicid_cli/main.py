@@ -34,6 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
     remove = library.add_parser("remove", help="remove a song by its id")
     remove.add_argument("id")
     library.add_parser("check", help="report songs or noise whose files went missing")
+    library.add_parser("repair", help="set a damaged catalogue aside and rebuild it from the song files")
 
     noise = commands.add_parser("noise", help="ambient noise packs").add_subparsers(dest="action", required=True)
     nadd = noise.add_parser("add", help="import noise files, folders or .zip files")
@@ -51,6 +52,12 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--examples-per-song", type=_positive_int, default=None, help="default: 200")
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--noise-pack", action="append", dest="noise_packs", help="use only these packs (repeatable)")
+    train.add_argument("--resume", action="store_true",
+                       help="continue an interrupted run from its last epoch checkpoint (same songs and options)")
+
+    model = commands.add_parser("model", help="the trained model bundles").add_subparsers(dest="action", required=True)
+    model.add_parser("check", help="verify the current model's files (checksums, labels)")
+    model.add_parser("fallback", help="set a damaged current model aside and use the previous one")
 
     identify = commands.add_parser("identify", help="identify recordings")
     identify.add_argument("files", nargs="+", metavar="FILE")
@@ -130,6 +137,37 @@ def cmd_library_check(library: Library, args: argparse.Namespace) -> int:
     return 1 if problems else 0
 
 
+def cmd_library_repair(library: Library, args: argparse.Namespace) -> int:
+    report = library.repair()
+    print(report.summary())
+    for item in report.dropped:
+        print(f"  not kept: {item}")
+    if report.removed_temporary:
+        print(f"  removed {report.removed_temporary} temporary files left by an interrupted import")
+    return 0
+
+
+def cmd_model_check(library: Library, args: argparse.Namespace) -> int:
+    from musicid_core.models.store import current_bundle_path, verify_bundle
+
+    bundle = current_bundle_path(library.models_dir)
+    if bundle is None:
+        raise MusicIdError("there is no trained model yet; add songs and run 'musicid train'")
+    meta, labels = verify_bundle(bundle)
+    print(f"model {bundle.name} is intact: {meta.arch}, {len(labels)} songs")
+    return 0
+
+
+def cmd_model_fallback(library: Library, args: argparse.Namespace) -> int:
+    from musicid_core.models.store import fall_back
+
+    report = fall_back(library.models_dir)
+    moved = f"; it was moved to {report.damaged.name}" if report.damaged is not None else ""
+    print(f"the current model was unusable ({report.reason}){moved}")
+    print(f"now using the previous model {report.current.name}")
+    return 0
+
+
 def cmd_noise_add(library: Library, args: argparse.Namespace) -> int:
     with ProgressBar("Importing noise") as bar:
         report = library.add_noise(args.paths, pack=args.pack, progress=bar.update)
@@ -161,9 +199,12 @@ def cmd_train(library: Library, args: argparse.Namespace) -> int:
     if args.examples_per_song:
         options.examples_per_song = args.examples_per_song
     with ProgressBar("Training") as bar:
-        result = train(library, options, progress=bar.train_update)
+        result = train(library, options, progress=bar.train_update, resume=args.resume)
     print(f"saved model {result.bundle.name} after {result.epochs_run} epochs in {result.seconds / 60:.1f} min")
     _print_metrics(result.metrics)
+    if result.stale:
+        print("note: songs were added or removed while training; this model does not know them — train again",
+              file=sys.stderr)
     return 0
 
 
@@ -238,6 +279,9 @@ COMMANDS: dict[tuple[str, Optional[str]], Callable[[Library, argparse.Namespace]
     ("library", "list"): cmd_library_list,
     ("library", "remove"): cmd_library_remove,
     ("library", "check"): cmd_library_check,
+    ("library", "repair"): cmd_library_repair,
+    ("model", "check"): cmd_model_check,
+    ("model", "fallback"): cmd_model_fallback,
     ("noise", "add"): cmd_noise_add,
     ("noise", "list"): cmd_noise_list,
     ("noise", "remove"): cmd_noise_remove,

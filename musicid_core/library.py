@@ -7,18 +7,27 @@ Layout of the data folder::
                             reads random 5 s fragments without loading whole songs
     songs/<id>.json         the song's own record, so a damaged catalogue can be rebuilt
     noise/<pack>/<id>.npy   decoded noise clips, same format
+    noise/<pack>/<id>.json  the clip's own record, for the same reason
     models/                 model bundles (see ``models.store``)
     .lock                   a file lock: the app and the command line may share one folder
 
 Every change takes the lock, re-reads the catalogue, applies itself and writes it back, so two
 processes never lose each other's edits. Audio files are written before the catalogue names them:
 a crash leaves at worst an orphan file, never a catalogue entry without its audio.
+
+A damaged, hand-edited or missing catalogue is never silently used or replaced: reads raise a
+``LibraryError`` that says to run ``musicid library repair``, which sets the bad file aside as
+``catalogue.json.damaged-<time>`` and rebuilds the catalogue from the per-item records.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as _dt
+import json
+import math
 import re
+import time
 import shutil
 import tempfile
 from contextlib import contextmanager
@@ -72,6 +81,37 @@ class NoiseClip:
 
 
 @dataclass
+class RepairReport:
+    """What ``Library.repair`` did, in words a person can act on."""
+
+    quarantined: Optional[Path] = None
+    """Where the damaged catalogue was moved (None when it was readable)."""
+    reason: str = ""
+    songs: int = 0
+    noise: int = 0
+    dropped: list[str] = field(default_factory=list)
+    """Entries or files that could not be kept, each with the reason."""
+    removed_temporary: int = 0
+    rebuilt: bool = False
+    """True when the catalogue was unreadable or missing and was rebuilt from the item records."""
+
+    @property
+    def changed(self) -> bool:
+        return self.rebuilt or bool(self.dropped)
+
+    def summary(self) -> str:
+        if self.rebuilt:
+            moved = f"it was moved to {self.quarantined.name} and " if self.quarantined is not None else ""
+            head = (f"the catalogue was unusable ({self.reason}); {moved}"
+                    f"rebuilt with {self.songs} songs and {self.noise} noise clips")
+        elif self.dropped:
+            head = f"the catalogue was readable; {len(self.dropped)} entries whose audio is missing were removed"
+        else:
+            head = f"the catalogue is healthy ({self.songs} songs, {self.noise} noise clips); nothing to repair"
+        return head
+
+
+@dataclass
 class ImportReport:
     """What a batch import did: it carries on past bad files and says why each one failed."""
 
@@ -79,6 +119,13 @@ class ImportReport:
     duplicates: list[tuple[str, str]] = field(default_factory=list)  # (path, existing title)
     failed: list[tuple[str, str]] = field(default_factory=list)  # (path, reason)
     cancelled: bool = False
+
+
+def songs_fingerprint(songs: Iterable[Song]) -> str:
+    """The fingerprint of a set of songs (order does not matter); see ``Library.fingerprint``."""
+    from musicid_core.storage import payload_checksum
+
+    return payload_checksum(sorted(s.id for s in songs))[:16]
 
 
 def expand_paths(paths: Iterable[str | Path]) -> list[Path]:
@@ -100,6 +147,8 @@ class Library:
         self.root = Path(root) if root is not None else default_data_dir()
         self.root.mkdir(parents=True, exist_ok=True)
         self._lock = FileLock(str(self.root / ".lock"), timeout=lock_timeout)
+        if not self.catalogue_path.exists() and not self._has_item_records():
+            self._create_empty_catalogue()
 
     # ----- paths
     @property
@@ -119,7 +168,7 @@ class Library:
 
     # ----- reading
     def songs(self) -> list[Song]:
-        return [Song(**s) for s in self._read()["songs"]]
+        return [_song_from_entry(s) for s in self._read()["songs"]]
 
     def song(self, song_id: str) -> Song:
         for song in self.songs():
@@ -128,7 +177,7 @@ class Library:
         raise LibraryError(f"no song with id {song_id!r} in the library (see 'musicid library list')")
 
     def noise_clips(self, pack: str | None = None) -> list[NoiseClip]:
-        clips = [NoiseClip(**n) for n in self._read()["noise"]]
+        clips = [_noise_from_entry(n) for n in self._read()["noise"]]
         return [c for c in clips if pack is None or c.pack == pack]
 
     def noise_packs(self) -> dict[str, list[NoiseClip]]:
@@ -146,9 +195,7 @@ class Library:
 
     def fingerprint(self) -> str:
         """Identifies the set of songs: a model trained on another set is out of date."""
-        from musicid_core.storage import payload_checksum
-
-        return payload_checksum(sorted(s.id for s in self.songs()))[:16]
+        return songs_fingerprint(self.songs())
 
     def problems(self) -> list[str]:
         """Things edited behind our back: catalogue entries whose audio is missing or unreadable."""
@@ -200,8 +247,9 @@ class Library:
             catalogue["songs"] = kept
             self._write(catalogue)
             # The catalogue no longer names them; deleting after the write keeps a crash harmless.
-            self.song_path(song_id).unlink(missing_ok=True)
+            # The record goes first so that a later rebuild cannot bring a removed song back.
             self.song_path(song_id).with_suffix(".json").unlink(missing_ok=True)
+            self.song_path(song_id).unlink(missing_ok=True)
         return removed
 
     def add_noise(
@@ -216,24 +264,28 @@ class Library:
             raise LibraryError(f"{pack!r} is not a usable pack name: use letters, digits, spaces, '-', '_' or '.'")
         progress, should_stop = or_default(progress, should_stop)
         report = ImportReport()
-        sources = list(self._noise_sources(paths, report))
-        for index, (label, path, cleanup) in enumerate(sources):
-            if should_stop():
-                report.cancelled = True
-                break
-            progress(index / max(len(sources), 1), f"Importing noise {label}")
-            try:
-                outcome = self._add_one_noise(path, label, pack)
-            except MusicIdError as exc:
-                report.failed.append((label, str(exc.reason if isinstance(exc, AudioError) else exc)))
-                continue
-            finally:
-                if cleanup:
-                    path.unlink(missing_ok=True)
-            if isinstance(outcome, NoiseClip):
-                report.added.append(outcome)
-            else:
-                report.duplicates.append((label, outcome))
+        scratch = Path(tempfile.mkdtemp(prefix="zip-", dir=self._scratch_dir()))  # unpacked zip members
+        try:
+            sources = list(self._noise_sources(paths, report, scratch))
+            for index, (label, path, cleanup) in enumerate(sources):
+                if should_stop():
+                    report.cancelled = True
+                    break
+                progress(index / max(len(sources), 1), f"Importing noise {label}")
+                try:
+                    outcome = self._add_one_noise(path, label, pack)
+                except MusicIdError as exc:
+                    report.failed.append((label, str(exc.reason if isinstance(exc, AudioError) else exc)))
+                    continue
+                finally:
+                    if cleanup:
+                        path.unlink(missing_ok=True)
+                if isinstance(outcome, NoiseClip):
+                    report.added.append(outcome)
+                else:
+                    report.duplicates.append((label, outcome))
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
         progress(1.0, f"Imported {len(report.added)} noise clips")
         return report
 
@@ -249,6 +301,28 @@ class Library:
             shutil.rmtree(self.root / "noise" / pack, ignore_errors=True)
         return removed
 
+    def repair(self) -> RepairReport:
+        """Make the catalogue usable again without losing anything that can be kept.
+
+        A catalogue that cannot be read (bad JSON, checksum, schema, entries) is moved aside to
+        ``catalogue.json.damaged-<time>`` and rebuilt from ``songs/<id>.json``/``.npy`` and the noise
+        files; a readable one only loses entries whose audio is gone. Nothing is deleted except
+        entries without audio and temporary files older than an hour (left by a crash)."""
+        with self.locked():
+            report = RepairReport(removed_temporary=self._remove_stale_temporaries())
+            try:
+                catalogue = self._read_unexplained()
+            except LibraryError as exc:
+                report.reason, report.rebuilt = str(exc), True
+                report.quarantined = self._quarantine_catalogue()
+                catalogue = {"songs": self._songs_from_records(report), "noise": self._noise_from_files(report)}
+            else:
+                catalogue = self._without_missing_audio(catalogue, report)
+            report.songs, report.noise = len(catalogue["songs"]), len(catalogue["noise"])
+            if report.changed:
+                self._write(catalogue)
+        return report
+
     @contextmanager
     def locked(self) -> Iterator[None]:
         try:
@@ -263,7 +337,7 @@ class Library:
     def _add_one_song(self, path: Path) -> Song | str:
         if not is_audio_file(path) and path.exists():
             raise AudioError(path, f"unsupported file type {path.suffix or '(none)'!r}")
-        digest = file_sha256(path) if path.is_file() else ""
+        digest = _digest(path, str(path))
         existing = self._find_song(digest) if digest else None
         if existing is not None:
             return existing.title
@@ -282,16 +356,19 @@ class Library:
         atomic_write_bytes(self.song_path(song).with_suffix(".json"), _json_bytes(asdict(song)))
         with self.locked():
             catalogue = self._read()
-            if any(s["sha256"] == digest for s in catalogue["songs"]):
+            if any(s["sha256"] == digest or s["id"] == song.id for s in catalogue["songs"]):
                 return song.title  # another process added it meanwhile; its files are identical
             catalogue["songs"].append(asdict(song))
             self._write(catalogue)
         return song
 
     def _find_song(self, digest: str) -> Song | None:
-        return next((s for s in self.songs() if s.sha256 == digest), None)
+        """The song with this content; a song rebuilt without its record matches by id."""
+        return next((s for s in self.songs() if s.sha256 == digest or s.id == digest[:12]), None)
 
-    def _noise_sources(self, paths: Iterable[str | Path], report: ImportReport) -> Iterator[tuple[str, Path, bool]]:
+    def _noise_sources(
+        self, paths: Iterable[str | Path], report: ImportReport, scratch: Path
+    ) -> Iterator[tuple[str, Path, bool]]:
         """(label, file to decode, delete afterwards?) for every noise input, unpacking zips safely."""
         for path in expand_paths(_expand_zip_dirs(paths)):
             if path.suffix.lower() != ".zip":
@@ -302,19 +379,7 @@ class Library:
             except AudioError as exc:
                 report.failed.append((str(path), exc.reason))
                 continue
-            scratch = Path(tempfile.mkdtemp(prefix="zip-", dir=self._scratch_dir()))
-            for number, (member, reason) in enumerate(members):
-                label = f"{path.name}:{member.name}"
-                if reason is not None:
-                    report.failed.append((label, reason))
-                    continue
-                target = scratch / f"{number}{Path(member.name).suffix.lower()}"
-                try:
-                    safezip.extract_member(path, member, target)
-                except (AudioError, OSError, ValueError) as exc:
-                    report.failed.append((label, str(exc)))
-                    continue
-                yield label, target, True
+            yield from _extracted_members(path, members, Path(tempfile.mkdtemp(dir=scratch)), report)
 
     def _scratch_dir(self) -> Path:
         scratch = self.root / "tmp"
@@ -324,9 +389,9 @@ class Library:
     def _add_one_noise(self, path: Path, label: str, pack: str) -> NoiseClip | str:
         if not is_audio_file(path) and path.exists():
             raise AudioError(label, f"unsupported file type {path.suffix or '(none)'!r}")
-        digest = file_sha256(path) if path.is_file() else ""
+        digest = _digest(path, label)
         for clip in self.noise_clips(pack):
-            if clip.sha256 == digest:
+            if clip.sha256 == digest or clip.id == digest[:12]:
                 return clip.name
         audio = load_audio(path, min_seconds=MIN_NOISE_SECONDS, max_seconds=10 * 60)
         clip = NoiseClip(
@@ -337,26 +402,118 @@ class Library:
             sha256=digest,
         )
         atomic_save_npy(self.noise_path(clip), audio.astype(np.float16))
+        atomic_write_bytes(self.noise_path(clip).with_suffix(".json"), _json_bytes(asdict(clip)))
         with self.locked():
             catalogue = self._read()
-            if not any(n["sha256"] == digest and n["pack"] == pack for n in catalogue["noise"]):
+            if not any(n["id"] == clip.id and n["pack"] == pack for n in catalogue["noise"]):
                 catalogue["noise"].append(asdict(clip))
                 self._write(catalogue)
         return clip
 
     def _read(self) -> dict[str, Any]:
+        """The validated catalogue; a damaged one raises ``LibraryError`` naming the fix."""
+        try:
+            return self._read_unexplained()
+        except LibraryError as exc:
+            raise LibraryError(
+                f"the library catalogue is damaged: {exc}. Nothing was changed; run 'musicid library repair' "
+                "to set it aside and rebuild it from the song files"
+            ) from None
+
+    def _read_unexplained(self) -> dict[str, Any]:
         if not self.catalogue_path.exists():
+            if self._has_item_records():
+                raise LibraryError(f"{self.catalogue_path} is missing although {self.root} holds songs")
             return {"songs": [], "noise": []}
-        payload = read_checked_json(self.catalogue_path, CATALOGUE_SCHEMA)
-        if not isinstance(payload, dict) or not isinstance(payload.get("songs"), list):
-            raise LibraryError(f"{self.catalogue_path} does not describe a library")
-        payload.setdefault("noise", [])
-        for entry in payload["songs"]:
-            _check_song_entry(entry, self.catalogue_path)
-        return payload
+        return _validated_catalogue(read_checked_json(self.catalogue_path, CATALOGUE_SCHEMA), self.catalogue_path)
 
     def _write(self, catalogue: dict[str, Any]) -> None:
         write_checked_json(self.catalogue_path, CATALOGUE_SCHEMA, catalogue)
+
+    # ----- repair internals
+    def _has_item_records(self) -> bool:
+        """Whether songs were ever stored here (so a missing catalogue is damage, not a new folder)."""
+        songs = self.root / "songs"
+        return songs.is_dir() and any(not p.name.startswith(".") for p in songs.iterdir())
+
+    def _create_empty_catalogue(self) -> None:
+        with self.locked():
+            if not self.catalogue_path.exists():
+                self._write({"songs": [], "noise": []})
+
+    def _quarantine_catalogue(self) -> Optional[Path]:
+        if not self.catalogue_path.exists():
+            return None
+        stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%d-%H%M%S-%f")
+        target = self.catalogue_path.with_name(f"{self.catalogue_path.name}.damaged-{stamp}")
+        self.catalogue_path.replace(target)
+        return target
+
+    def _songs_from_records(self, report: RepairReport) -> list[dict[str, Any]]:
+        """Every song whose audio is intact, described by its record (or minimally without one)."""
+        songs = []
+        for audio_path in sorted((self.root / "songs").glob("*.npy")):
+            song_id = audio_path.stem
+            if not _ID.match(song_id):
+                continue
+            problem = _npy_problem(audio_path)
+            if problem:
+                report.dropped.append(f"song {song_id}: {problem}")
+                continue
+            record = _read_record(audio_path.with_suffix(".json"), _song_from_entry)
+            if record is None or record.id != song_id:
+                seconds = round(_npy_length(audio_path) / DEFAULT_FEATURES.sample_rate, 2)
+                record = Song(song_id, f"Recovered song {song_id}", "(recovered)", seconds, "", "")
+            songs.append(asdict(record))
+        return songs
+
+    def _noise_from_files(self, report: RepairReport) -> list[dict[str, Any]]:
+        clips = []
+        for audio_path in sorted((self.root / "noise").glob("*/*.npy")):
+            pack, clip_id = audio_path.parent.name, audio_path.stem
+            if not (_ID.match(clip_id) and _PACK_NAME.match(pack)):
+                continue
+            problem = _npy_problem(audio_path)
+            if problem:
+                report.dropped.append(f"noise clip {clip_id} in pack {pack!r}: {problem}")
+                continue
+            record = _read_record(audio_path.with_suffix(".json"), _noise_from_entry)
+            if record is None or (record.id, record.pack) != (clip_id, pack):
+                seconds = round(_npy_length(audio_path) / DEFAULT_FEATURES.sample_rate, 2)
+                record = NoiseClip(clip_id, pack, clip_id, seconds, "")
+            clips.append(asdict(record))
+        return clips
+
+    def _without_missing_audio(self, catalogue: dict[str, Any], report: RepairReport) -> dict[str, Any]:
+        """Entries whose audio is intact; the others are listed in ``report.dropped``."""
+        kept: dict[str, list[dict[str, Any]]] = {"songs": [], "noise": []}
+        for entry in catalogue["songs"]:
+            problem = _npy_problem(self.song_path(entry["id"]))
+            if problem:
+                report.dropped.append(f"song {entry['title']!r} ({entry['id']}): {problem}")
+            else:
+                kept["songs"].append(entry)
+        for entry in catalogue["noise"]:
+            problem = _npy_problem(self.noise_path(_noise_from_entry(entry)))
+            if problem:
+                report.dropped.append(f"noise clip {entry['name']!r} in pack {entry['pack']!r}: {problem}")
+            else:
+                kept["noise"].append(entry)
+        return {**catalogue, **kept}
+
+    def _remove_stale_temporaries(self, older_than: float = 3600.0) -> int:
+        """Half-written files from a crash; young ones may belong to an import running now."""
+        cutoff, removed = time.time() - older_than, 0
+        candidates = [p for p in self.root.rglob(".*.tmp") if p.is_file()]
+        candidates += [p for p in (self.root / "tmp").glob("zip-*")]
+        for path in candidates:
+            try:
+                if path.stat().st_mtime < cutoff:
+                    shutil.rmtree(path) if path.is_dir() else path.unlink()
+                    removed += 1
+            except OSError:
+                continue
+        return removed
 
     @staticmethod
     def _load_npy(path: Path, what: str) -> np.ndarray:
@@ -371,13 +528,114 @@ class Library:
         return array
 
 
-_ID = re.compile(r"^[0-9a-f]{12}$")
+_ID = re.compile(r"^[0-9a-f]{12}\Z")
 
 
-def _check_song_entry(entry: Any, where: Path) -> None:
-    """Catalogue ids become file names: refuse anything that is not our own hex id."""
-    if not isinstance(entry, dict) or not _ID.match(str(entry.get("id", ""))):
-        raise LibraryError(f"{where} holds a song entry with an invalid id: {str(entry)[:80]}")
+def _validated_catalogue(payload: Any, where: Path) -> dict[str, Any]:
+    """Check every entry's fields and types; ids and pack names become file names, so only our
+    own hex ids and safe pack names are accepted. Returns normalised entries."""
+    if not isinstance(payload, dict) or not isinstance(payload.get("songs"), list):
+        raise LibraryError(f"{where} does not describe a library")
+    noise = payload.get("noise", [])
+    if not isinstance(noise, list):
+        raise LibraryError(f"{where} has a noise list that is not a list")
+    songs = [asdict(_song_from_entry(entry)) for entry in payload["songs"]]
+    clips = [asdict(_noise_from_entry(entry)) for entry in noise]
+    if len({s["id"] for s in songs}) != len(songs):
+        raise LibraryError(f"{where} lists the same song twice")
+    if len({(n["pack"], n["id"]) for n in clips}) != len(clips):
+        raise LibraryError(f"{where} lists the same noise clip twice")
+    return {**payload, "songs": songs, "noise": clips}
+
+
+def _song_from_entry(entry: Any) -> Song:
+    fields = _checked_fields(entry, Song, "song")
+    return Song(**fields)
+
+
+def _noise_from_entry(entry: Any) -> NoiseClip:
+    fields = _checked_fields(entry, NoiseClip, "noise clip")
+    if not _PACK_NAME.match(fields["pack"]):
+        raise LibraryError(f"a noise clip entry has an invalid pack name: {fields['pack'][:40]!r}")
+    return NoiseClip(**fields)
+
+
+def _checked_fields(entry: Any, kind: type, what: str) -> dict[str, Any]:
+    """The known fields of ``kind`` from ``entry``, type-checked; unknown keys are ignored."""
+    if not isinstance(entry, dict):
+        raise LibraryError(f"a {what} entry is not an object: {str(entry)[:80]}")
+    fields: dict[str, Any] = {}
+    for name, spec in kind.__dataclass_fields__.items():
+        if name not in entry:
+            if spec.default is dataclasses.MISSING and spec.default_factory is dataclasses.MISSING:
+                raise LibraryError(f"a {what} entry has no {name!r}: {str(entry)[:80]}")
+            continue
+        value = entry[name]
+        if name == "duration":
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
+                raise LibraryError(f"a {what} entry has an invalid duration: {str(value)[:40]}")
+            value = float(value)
+        elif not isinstance(value, str):
+            raise LibraryError(f"a {what} entry has a non-text {name!r}: {str(value)[:40]}")
+        fields[name] = value
+    if not _ID.match(fields["id"]):
+        raise LibraryError(f"a {what} entry has an invalid id: {fields['id'][:40]!r}")
+    return fields
+
+
+def _digest(path: Path, label: str) -> str:
+    """The file's SHA-256 ('' when it is not a regular file: decoding then says why)."""
+    if not path.is_file():
+        return ""
+    try:
+        return file_sha256(path)
+    except PermissionError:
+        raise AudioError(label, "permission denied: the file cannot be read") from None
+    except OSError as exc:
+        raise AudioError(label, f"the file cannot be read ({exc.strerror or exc})") from None
+
+
+def _read_record(path: Path, parse: Any) -> Any:
+    """A song/noise record file, or None when it is missing or unusable."""
+    try:
+        return parse(json.loads(path.read_text(encoding="utf-8")))
+    except (OSError, ValueError, RecursionError, LibraryError):
+        return None
+
+
+def _npy_length(path: Path) -> int:
+    return int(np.load(path, mmap_mode="r", allow_pickle=False).shape[0])
+
+
+def _npy_problem(path: Path) -> str:
+    """Why a stored audio file cannot be used ('' when it can)."""
+    try:
+        array = np.load(path, mmap_mode="r", allow_pickle=False)
+    except FileNotFoundError:
+        return "its audio file is missing"
+    except (OSError, ValueError) as exc:
+        return f"its audio file is damaged ({str(exc)[:80]})"
+    if array.ndim != 1 or array.size == 0:
+        return f"its audio file has an unexpected shape {array.shape}"
+    return ""
+
+
+def _extracted_members(
+    path: Path, members: list[tuple[safezip.ZipMember, str | None]], scratch: Path, report: ImportReport
+) -> Iterator[tuple[str, Path, bool]]:
+    """Unpack each safe member to a name we choose inside ``scratch``; never the zip's own names."""
+    for number, (member, reason) in enumerate(members):
+        label = f"{path.name}:{member.name}"
+        if reason is not None:
+            report.failed.append((label, reason))
+            continue
+        target = scratch / f"{number}{Path(member.name).suffix.lower()}"
+        try:
+            safezip.extract_member(path, member, target)
+        except (AudioError, OSError, ValueError) as exc:
+            report.failed.append((label, str(exc)))
+            continue
+        yield label, target, True
 
 
 def _expand_zip_dirs(paths: Iterable[str | Path]) -> list[Path]:
@@ -392,6 +650,4 @@ def _expand_zip_dirs(paths: Iterable[str | Path]) -> list[Path]:
 
 
 def _json_bytes(data: Any) -> bytes:
-    import json
-
     return json.dumps(data, indent=1, ensure_ascii=False).encode("utf-8")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import stat
 import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Iterator
@@ -19,6 +20,8 @@ MAX_MEMBER_BYTES = 512 << 20
 MAX_TOTAL_BYTES = 2 << 30
 MAX_RATIO = 200
 MAX_MEMBERS = 5000
+_ZIP_FAILURES = (zipfile.BadZipFile, zlib.error, EOFError, RuntimeError, NotImplementedError, ValueError, OSError)
+"""What a damaged, encrypted or exotic zip can raise while being read (CRC errors are BadZipFile)."""
 
 
 @dataclass(frozen=True)
@@ -48,8 +51,8 @@ def audio_members(zip_path: Path, extensions: frozenset[str]) -> Iterator[tuple[
     """Yield each non-folder member with ``None`` or the reason it is skipped."""
     try:
         archive = zipfile.ZipFile(zip_path)
-    except (zipfile.BadZipFile, OSError) as exc:
-        raise AudioError(zip_path, f"not a readable zip file ({exc})") from None
+    except _ZIP_FAILURES as exc:
+        raise AudioError(zip_path, f"not a readable zip file ({str(exc)[:120]})") from None
     with archive:
         infos = [i for i in archive.infolist() if not i.is_dir()]
         if len(infos) > MAX_MEMBERS:
@@ -66,10 +69,13 @@ def audio_members(zip_path: Path, extensions: frozenset[str]) -> Iterator[tuple[
 
 def extract_member(zip_path: Path, member: ZipMember, target: Path) -> None:
     """Copy one checked member to ``target`` (a name we chose), stopping at the declared size."""
-    with zipfile.ZipFile(zip_path) as archive, archive.open(member.info) as src, target.open("wb") as dst:
-        written = 0
-        for block in iter(lambda: src.read(1 << 20), b""):
-            written += len(block)
-            if written > member.info.file_size or written > MAX_MEMBER_BYTES:
-                raise AudioError(zip_path, f"{member.name}: member is larger than its header says")
-            dst.write(block)
+    try:
+        with zipfile.ZipFile(zip_path) as archive, archive.open(member.info) as src, target.open("wb") as dst:
+            written = 0
+            for block in iter(lambda: src.read(1 << 20), b""):
+                written += len(block)
+                if written > member.info.file_size or written > MAX_MEMBER_BYTES:
+                    raise AudioError(zip_path, f"{member.name}: member is larger than its header says")
+                dst.write(block)
+    except _ZIP_FAILURES as exc:
+        raise AudioError(zip_path, f"{member.name}: cannot be unpacked ({str(exc)[:120]})") from None

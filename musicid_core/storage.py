@@ -48,6 +48,7 @@ def atomic_save_npy(path: Path, array: np.ndarray) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    _fsync_dir(path.parent)
 
 
 def payload_checksum(payload: Any) -> str:
@@ -64,13 +65,19 @@ def read_checked_json(path: Path, schema: int) -> Any:
     """Read a document written by ``write_checked_json``; raise ``LibraryError`` if it is damaged."""
     try:
         document = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise LibraryError(f"{path} is unreadable or not valid JSON ({exc})") from None
+    except (OSError, ValueError) as exc:  # ValueError: bad UTF-8, bad JSON, an absurdly long number
+        raise LibraryError(f"{path} is unreadable or not valid JSON ({str(exc)[:120]})") from None
+    except RecursionError:
+        raise LibraryError(f"{path} is nested too deeply to be a MusicID document") from None
     if not isinstance(document, dict) or "payload" not in document:
         raise LibraryError(f"{path} is not a MusicID document")
     if document.get("schema") != schema:
-        raise LibraryError(f"{path} has schema {document.get('schema')!r}; this version reads schema {schema}")
-    if document.get("sha256") != payload_checksum(document["payload"]):
+        raise LibraryError(f"{path} has schema {str(document.get('schema'))[:20]!r}; this version reads schema {schema}")
+    try:
+        actual = payload_checksum(document["payload"])
+    except (RecursionError, ValueError):
+        raise LibraryError(f"{path} holds a payload that cannot be checked") from None
+    if document.get("sha256") != actual:
         raise LibraryError(f"{path} fails its checksum: it was edited or damaged")
     return document["payload"]
 

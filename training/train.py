@@ -22,13 +22,14 @@ import numpy as np
 
 from musicid_core.config import DEFAULT_FEATURES, FeatureSettings
 from musicid_core.errors import LibraryError, TrainingCancelled
-from musicid_core.library import Library
+from musicid_core.library import Library, songs_fingerprint
 from musicid_core.models.architectures import DEFAULT_ARCH, build_model
 from musicid_core.models.store import BundleMeta, SongLabel, save_bundle
 from musicid_core.progress import ShouldStopFn, never_stop
 from training.dataset import Datasets, WindowSet, build_datasets
 from training.metrics import calibrate_threshold, classification_metrics
 from training.batchnorm import refresh_batchnorm
+from training.checkpoint import Checkpointer, ResumePoint
 from training.noise_bank import load_negative_bank, load_noise_bank
 
 DEFAULT_EPOCHS = 6
@@ -75,6 +76,8 @@ class TrainResult:
     epochs_run: int
     best_epoch: int
     history: dict[str, list[float]] = field(default_factory=dict)
+    stale: bool = False
+    """Songs were added or removed while training: the model is saved but already out of date."""
 
 
 ProgressCallback = Callable[[TrainProgress], None]
@@ -86,11 +89,15 @@ def train(
     progress: Optional[ProgressCallback] = None,
     should_stop: ShouldStopFn = never_stop,
     settings: FeatureSettings = DEFAULT_FEATURES,
+    resume: bool = False,
 ) -> TrainResult:
+    """Train and save a bundle. With ``resume``, continue from the last epoch checkpoint of an
+    interrupted run with the same songs and options (``training.checkpoint``)."""
     options = options or TrainOptions()
     report = progress or (lambda p: None)
     started = time.monotonic()
-    fingerprint = library.fingerprint()
+    checkpointer = Checkpointer.for_library(library, options, settings, resume)
+    checkpointer.check()
     noise = load_noise_bank(library, options.noise_packs)
     negatives = load_negative_bank(options.negatives_dir)
     workdir = library.root / "cache" / "dataset"
@@ -101,15 +108,17 @@ def train(
             progress=lambda f, m: report(TrainProgress("dataset", f, m)),
             should_stop=should_stop,
         )
-        model, history, best_epoch = _fit(data, options, settings, report, should_stop)
+        model, history, best_epoch = _fit(data, options, settings, report, should_stop, checkpointer)
         report(TrainProgress("evaluating", 1.0, "Measuring validation accuracy"))
         metrics = evaluate_windows(model, data)
-        if library.fingerprint() != fingerprint:
-            raise LibraryError("songs were added or removed while training; the result was discarded, train again")
+        # The model knows exactly the songs it was built from: songs added or removed meanwhile make
+        # it out of date (the fingerprints differ, as after any library edit), never mislabelled.
+        trained_fingerprint = songs_fingerprint(data.songs)
+        stale = library.fingerprint() != trained_fingerprint
         report(TrainProgress("saving", 1.0, "Saving the model"))
         elapsed = time.monotonic() - started
         meta = BundleMeta(
-            arch=options.arch, features=settings, library_fingerprint=fingerprint,
+            arch=options.arch, features=settings, library_fingerprint=trained_fingerprint,
             trained_at=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
             epochs=len(history.get("loss", [])), examples_per_song=options.examples_per_song,
             train_seconds=round(elapsed, 1), metrics=metrics, threshold=metrics["threshold"], history=history,
@@ -117,9 +126,10 @@ def train(
         )
         labels = [SongLabel(s.id, s.title, s.source, s.artist) for s in data.songs]
         bundle = save_bundle(library.models_dir, model, labels, meta)
+        checkpointer.clear()
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
-    return TrainResult(bundle, metrics, elapsed, len(history.get("loss", [])), best_epoch, history)
+    return TrainResult(bundle, metrics, elapsed, len(history.get("loss", [])), best_epoch, history, stale)
 
 
 def evaluate_windows(model: Any, data: Datasets) -> dict[str, float]:
@@ -162,7 +172,8 @@ class WindowBatches:
 
 
 def _fit(
-    data: Datasets, options: TrainOptions, settings: FeatureSettings, report: ProgressCallback, should_stop: ShouldStopFn
+    data: Datasets, options: TrainOptions, settings: FeatureSettings, report: ProgressCallback, should_stop: ShouldStopFn,
+    checkpointer: Optional[Checkpointer] = None,
 ) -> tuple[Any, dict[str, list[float]], int]:
     """A plain loop over ``train_on_batch``: cancellable every batch, no Keras generator threads."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -180,11 +191,14 @@ def _fit(
         loss="sparse_categorical_crossentropy",
         metrics=["accuracy"],
     )
-    history: dict[str, list[float]] = {"loss": [], "accuracy": [], "val_accuracy": []}
-    best_weights, best_accuracy, best_epoch = None, -1.0, 0
+    start = checkpointer.restore(model, batches) if checkpointer else ResumePoint()
+    history = start.history
+    best_weights, best_accuracy, best_epoch = start.best_weights, start.best_accuracy, start.best_epoch
     started = time.monotonic()
-    steps_done = 0
-    for epoch in range(1, options.epochs + 1):
+    steps_done = first_step = start.steps_done
+    if start.epoch:
+        report(TrainProgress("training", steps_done / total_steps, checkpointer.notice, start.epoch, options.epochs))
+    for epoch in range(start.epoch + 1, options.epochs + 1):
         model.reset_metrics()
         loss = accuracy = float("nan")
         for index in range(len(batches)):
@@ -194,7 +208,7 @@ def _fit(
             result = model.train_on_batch(x, y, return_dict=True)
             loss, accuracy = float(result["loss"]), float(result["accuracy"])
             steps_done += 1
-            rate = (time.monotonic() - started) / steps_done
+            rate = (time.monotonic() - started) / (steps_done - first_step)
             report(TrainProgress(
                 "training", steps_done / total_steps, f"Epoch {epoch}/{options.epochs}, batch {index + 1}/{len(batches)}",
                 epoch, options.epochs, index + 1, len(batches), loss, accuracy,
@@ -209,10 +223,13 @@ def _fit(
             history[key].append(value)
         if val_accuracy > best_accuracy:
             best_weights, best_accuracy, best_epoch = model.get_weights(), val_accuracy, epoch
+        if checkpointer:
+            point = ResumePoint(epoch, steps_done, history, best_epoch, best_accuracy, best_weights)
+            checkpointer.save(model, batches, point)
         report(TrainProgress(
             "training", steps_done / total_steps, f"Epoch {epoch}/{options.epochs}: validation accuracy {val_accuracy:.1%}",
             epoch, options.epochs, len(batches), len(batches), loss, accuracy, val_accuracy,
-            (time.monotonic() - started) / steps_done * (total_steps - steps_done), epoch_end=True,
+            (time.monotonic() - started) / max(steps_done - first_step, 1) * (total_steps - steps_done), epoch_end=True,
         ))
     if best_weights is not None:
         model.set_weights(best_weights)

@@ -8,6 +8,10 @@ SHA-256 of the other two files). ``models/current.json`` names the bundle in use
 Saving builds the new bundle in a hidden folder, renames it into place, and only then replaces
 ``current.json`` (atomically), so a crash or a cancel at any moment leaves the last good model in
 use. The two most recent bundles are kept; older ones are removed.
+
+A damaged current bundle (checksum, schema, labels, unloadable model) is reported with a
+``ModelError`` and never silently replaced; ``fall_back`` moves it aside as ``damaged-<name>`` and
+makes the newest previous bundle that verifies current (``musicid model fallback``).
 """
 
 from __future__ import annotations
@@ -122,8 +126,9 @@ def read_meta(bundle: Path) -> BundleMeta:
         raise ModelError(f"model bundle {bundle.name}: meta.json has unexpected contents ({exc})") from None
 
 
-def load_bundle(bundle: Path, settings: FeatureSettings = DEFAULT_FEATURES) -> ModelBundle:
-    """Load and verify a bundle: checksums, labels, feature settings, input and output shapes."""
+def verify_bundle(bundle: Path) -> tuple[BundleMeta, list[SongLabel]]:
+    """Everything about a bundle that can be checked without TensorFlow: meta schema and checksum,
+    the checksums of the model and labels files, and the label list."""
     if not bundle.is_dir():
         raise ModelError(f"model bundle {bundle} is missing; train a model first ('musicid train')")
     meta = read_meta(bundle)
@@ -133,7 +138,12 @@ def load_bundle(bundle: Path, settings: FeatureSettings = DEFAULT_FEATURES) -> M
             raise ModelError(f"model bundle {bundle.name}: {name} is missing")
         if file_sha256(path) != expected:
             raise ModelError(f"model bundle {bundle.name}: {name} fails its checksum (edited or damaged)")
-    labels = _read_labels(bundle / "labels.json")
+    return meta, _read_labels(bundle / "labels.json")
+
+
+def load_bundle(bundle: Path, settings: FeatureSettings = DEFAULT_FEATURES) -> ModelBundle:
+    """Load and verify a bundle: checksums, labels, feature settings, input and output shapes."""
+    meta, labels = verify_bundle(bundle)
     if meta.features != settings:
         raise ModelError(
             f"model bundle {bundle.name} was made for other feature settings "
@@ -154,26 +164,108 @@ def load_bundle(bundle: Path, settings: FeatureSettings = DEFAULT_FEATURES) -> M
 
 
 def load_current(models_dir: Path, settings: FeatureSettings = DEFAULT_FEATURES) -> ModelBundle:
-    path = current_bundle_path(models_dir)
-    if path is None:
-        raise ModelError("there is no trained model yet; add songs and run 'musicid train'")
-    return load_bundle(path, settings)
+    """The current bundle; if it is damaged the error says whether a previous one can take over."""
+    try:
+        path = current_bundle_path(models_dir)
+        if path is None:
+            raise ModelError("there is no trained model yet; add songs and run 'musicid train'")
+        return load_bundle(path, settings)
+    except ModelError as exc:
+        if _previous_good(models_dir, exclude=_pointer_name(models_dir)) is None:
+            raise
+        raise ModelError(
+            f"{exc}. The previous model is intact: run 'musicid model fallback' to use it, or train again"
+        ) from None
+
+
+@dataclass
+class FallbackReport:
+    damaged: Path | None
+    """Where the damaged current bundle was moved (None if only the pointer was bad)."""
+    reason: str
+    current: Path
+
+
+def fall_back(models_dir: Path) -> FallbackReport:
+    """Set a damaged current bundle aside and make the newest previous good bundle current.
+
+    Refuses (``ModelError``) when the current bundle is fine or when no previous bundle verifies:
+    it never leaves the folder with fewer usable models than before."""
+    reason = _current_problem(models_dir)
+    if reason is None:
+        raise ModelError("the current model is intact; there is nothing to fall back from")
+    current_name = _pointer_name(models_dir)
+    previous = _previous_good(models_dir, exclude=current_name)
+    if previous is None:
+        raise ModelError(f"the current model is unusable ({reason}) and no previous model is intact; train again")
+    damaged = None
+    if current_name and (models_dir / current_name).is_dir():
+        damaged = models_dir / f"damaged-{current_name}"
+        (models_dir / current_name).rename(damaged)
+    atomic_write_bytes(models_dir / CURRENT, json.dumps({"bundle": previous.name}).encode())
+    return FallbackReport(damaged, reason, previous)
+
+
+def bundles(models_dir: Path) -> list[Path]:
+    """Bundle folders, newest first (names carry a sortable UTC time stamp)."""
+    return sorted((p for p in models_dir.glob("bundle-*") if p.is_dir()), reverse=True)
+
+
+def _current_problem(models_dir: Path) -> str | None:
+    """Why the current bundle cannot be used (without TensorFlow), or None when it verifies."""
+    try:
+        path = current_bundle_path(models_dir)
+        if path is None:
+            return "there is no current model"
+        verify_bundle(path)
+    except ModelError as exc:
+        return str(exc)
+    return None
+
+
+def _pointer_name(models_dir: Path) -> str | None:
+    try:
+        path = current_bundle_path(models_dir)
+    except ModelError:
+        return None
+    return path.name if path is not None else None
+
+
+def _previous_good(models_dir: Path, exclude: str | None) -> Path | None:
+    for candidate in bundles(models_dir):
+        if candidate.name == exclude:
+            continue
+        try:
+            verify_bundle(candidate)
+        except ModelError:
+            continue
+        return candidate
+    return None
 
 
 def _read_labels(path: Path) -> list[SongLabel]:
+    """The label list, checked: a list of objects whose fields are all text, ids unique."""
     try:
         raw = json.loads(path.read_text(encoding="utf-8"))
-        labels = [SongLabel(**{k: str(v) for k, v in item.items() if k in SongLabel.__dataclass_fields__}) for item in raw]
-    except (OSError, ValueError, TypeError, AttributeError) as exc:
-        raise ModelError(f"{path} is not a valid label list ({exc})") from None
-    if not labels:
-        raise ModelError(f"{path} lists no songs")
+    except (OSError, ValueError, RecursionError) as exc:
+        raise ModelError(f"{path} is not a valid label list ({str(exc)[:120]})") from None
+    if not isinstance(raw, list) or not raw:
+        raise ModelError(f"{path} is not a non-empty list of songs")
+    labels = []
+    for item in raw:
+        if not isinstance(item, dict) or not all(isinstance(item.get(k, ""), str) for k in SongLabel.__dataclass_fields__):
+            raise ModelError(f"{path} holds an entry that is not a song label: {str(item)[:80]}")
+        if not item.get("id") or "title" not in item or "source" not in item:
+            raise ModelError(f"{path} holds a song label without id, title or source: {str(item)[:80]}")
+        labels.append(SongLabel(**{k: item[k] for k in SongLabel.__dataclass_fields__ if k in item}))
+    if len({label.id for label in labels}) != len(labels):
+        raise ModelError(f"{path} names the same song twice")
     return labels
 
 
 def _prune(models_dir: Path, keep: str) -> None:
-    bundles = sorted(p for p in models_dir.glob("bundle-*") if p.is_dir())
-    for old in bundles[:-KEEP_BUNDLES]:
+    """Keep the newest ``KEEP_BUNDLES`` bundles (and ``keep``): the previous one is the fallback."""
+    for old in bundles(models_dir)[KEEP_BUNDLES:]:
         if old.name != keep:
             shutil.rmtree(old, ignore_errors=True)
     for stale in models_dir.glob(".incoming-*"):
