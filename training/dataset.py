@@ -4,8 +4,8 @@ Each song is one class and contributes ``examples_per_song`` fragments at random
 boosted and overlaid with a fresh multi-noise mix, half of them also reverberated and coloured
 by a phone microphone (``augment.augment_in_room``), and turned into a log-mel window
 by the very function recognition uses (``features.fragment_windows``). One extra class, "not in
-your library", gets twice as many examples: fragments of negative music (``resources/negatives``)
-and noise with no music at all, mixed the same way.
+your library", gets twice as many examples: fragments of negative music (``resources/negatives``),
+noise with no music at all, and synthesised tones and beeps, mixed the same way.
 
 The validation split is drawn from a separate random stream (other offsets, other noise draws),
 with held-out noise clips and held-out negative music where there are enough of them.
@@ -30,6 +30,7 @@ from musicid_core.features import fragment_windows
 from musicid_core.library import Library, Song
 from musicid_core.progress import ShouldStopFn, never_stop
 from training.augment import augment_in_room
+from training.noise_bank import synthesised_tones
 
 BUILD_BATCH = 32
 UNKNOWN_PER_SONG_FACTOR = 2
@@ -133,11 +134,17 @@ class Datasets:
         return len(self.songs)
 
 
-def unknown_clips(negatives: Sequence[np.ndarray], length: int) -> list[np.ndarray]:
-    """Negative music plus silent "clips" (one per two negatives, at least one), which the
-    augmentation turns into noise-only examples: a room with no music is also "not a song"."""
+TONE_CLIPS = 4
+"""Synthesised tones/beeps/sweeps among the "not in your library" clips (``synthesised_tones``)."""
+
+
+def unknown_clips(negatives: Sequence[np.ndarray], length: int, rng: np.random.Generator) -> list[np.ndarray]:
+    """Negative music, silent "clips" (one per two negatives, at least one), which the
+    augmentation turns into noise-only examples (a room with no music is also "not a song"),
+    and a few synthesised tones, so a beep or a whistle is not taken for a song either."""
     silent = np.zeros(length, dtype=np.float32)
-    return list(negatives) + [silent] * max(1, len(negatives) // 2)
+    tones = synthesised_tones(rng, TONE_CLIPS, seconds=length / DEFAULT_FEATURES.sample_rate + 1.0)
+    return list(negatives) + [silent] * max(1, len(negatives) // 2) + tones
 
 
 def build_datasets(
@@ -173,7 +180,8 @@ def build_datasets(
             if progress:
                 progress((base + done) / sum(totals), f"Building {name} examples: {done}/{count}")
 
-        classes = [[a] for a in audio] + [unknown_clips(negative_clips, settings.fragment_samples)]
+        tone_rng = np.random.default_rng(seed * 1000 + 500 + number)
+        classes = [[a] for a in audio] + [unknown_clips(negative_clips, settings.fragment_samples, tone_rng)]
         counts = [per_song] * len(songs) + [per_song * UNKNOWN_PER_SONG_FACTOR]
         sets[name] = build_window_set(
             workdir / f"{name}.npy", classes, counts, noise_clips, seed * 1000 + number, settings, report, should_stop

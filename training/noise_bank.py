@@ -77,5 +77,28 @@ def synthesised_noise(rng: np.random.Generator, seconds: float = 10.0) -> list[n
     return [_normalise(x) for x in (white, pink, brown, hum)]
 
 
+def synthesised_tones(rng: np.random.Generator, count: int, seconds: float = 6.0) -> list[np.ndarray]:
+    """Steady tones, beeps and slow sweeps at random pitches: the ringtones, alarms, whistles
+    and test tones a microphone also hears. Negative music alone never shows the model a single
+    held pitch, so without these a pure tone could be confidently "matched" to a song."""
+    n = int(seconds * SAMPLE_RATE)
+    t = np.arange(n) / SAMPLE_RATE
+    tones = []
+    for kind in range(count):
+        start_hz = float(np.exp(rng.uniform(np.log(120.0), np.log(5000.0))))
+        if kind % 3 == 2:  # a slow sweep over up to an octave
+            freq = start_hz * 2 ** (rng.uniform(-1.0, 1.0) * t / seconds)
+        else:
+            freq = np.full(n, start_hz)
+        phase = 2 * np.pi * np.cumsum(freq) / SAMPLE_RATE
+        partials = int(rng.integers(1, 4))
+        wave = sum(np.sin(k * phase) / k for k in range(1, partials + 1))
+        if kind % 3 == 1:  # beeping on and off, like an alarm or a phone
+            period = rng.uniform(0.2, 1.2)
+            wave = wave * ((t % period) < period * rng.uniform(0.3, 0.7))
+        tones.append(_normalise(np.asarray(wave, dtype=np.float64)))
+    return tones
+
+
 def _normalise(x: np.ndarray) -> np.ndarray:
     return (0.1 * x / (np.sqrt(np.mean(x**2)) + 1e-12)).astype(np.float32)

