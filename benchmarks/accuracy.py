@@ -116,6 +116,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--snr", type=int, nargs="*", default=None, help="only these query SNRs")
     parser.add_argument("--length", type=int, nargs="*", default=None, help="only these query lengths")
+    parser.add_argument("--note", default=None,
+                        help="what this run tries (e.g. an augmentation change); listed under Experiments in RESULTS.md")
     args = parser.parse_args(argv)
 
     from training.train import DEFAULT_EPOCHS, DEFAULT_EXAMPLES_PER_SONG, TrainOptions, train
@@ -194,6 +196,7 @@ def main(argv: list[str] | None = None) -> int:
         "command": command_line(),
         "machine": machine(),
         "load_average": os.getloadavg(),
+        **({"note": args.note} if args.note else {}),
     }
     print("wrote", write_result(name, data), flush=True)
     return 0

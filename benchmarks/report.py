@@ -308,6 +308,19 @@ def main() -> int:
     if "scale.png" in made:
         w("![scale](plots/scale.png)\n")
 
+    experiments = [r for r in results if r.get("kind") == "accuracy" and r.get("note")]
+    if experiments:
+        w("## Experiments\n")
+        w("Runs that changed one thing, each with what it tried (10-s queries at 0 dB SNR; validation "
+          "is each run's own, so it is only comparable between runs with the same augmentation).\n")
+        w("| result file | songs | what was tried | top-1 | top-5 | unknown rejected | training time (wall) | val. acc. |")
+        w("|---|---|---|---|---|---|---|---|")
+        for r in sorted(experiments, key=lambda r: (r["songs"], r["_file"])):
+            c = cond(r, 10, 0)
+            w(f"| `{r['_file']}` | {r['songs']} | {r['note']} | {pct(c.get('top1'))} | {pct(c.get('top5'))} | "
+              f"{pct(c.get('rejected'))} | {secs(r['train_seconds'])} | {pct(r['validation'].get('accuracy'))} |")
+        w("")
+
     analysis = BENCH / "analysis.md"
     if analysis.exists():
         w("## Findings\n")

@@ -82,3 +82,13 @@ def test_recording_shorter_than_a_window_is_refused_with_its_length() -> None:
 def test_loudness_does_not_change_features() -> None:
     audio = _signal(6.0)
     np.testing.assert_allclose(recording_windows(audio), recording_windows(audio * 0.01), atol=1e-3)
+
+
+def test_dataset_builder_gives_the_same_windows_with_one_thread_or_several(tmp_path) -> None:
+    songs = [[_signal(7.0, seed=11)], [_signal(6.0, seed=12)]]
+    noise = [_signal(3.0, seed=13), _signal(2.0, seed=14)]
+    one = build_window_set(tmp_path / "one.npy", songs, [40, 30], noise, seed=9, threads=1)
+    two = build_window_set(tmp_path / "two.npy", songs, [40, 30], noise, seed=9, threads=3)
+    np.testing.assert_array_equal(one.labels, two.labels)
+    np.testing.assert_array_equal(np.asarray(one.windows), np.asarray(two.windows))
+    assert not np.array_equal(one.windows[0], one.windows[1])  # a real, varied set, not a constant

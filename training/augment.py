@@ -3,8 +3,8 @@
 A training example is a ~5 s song fragment raised by +4 dB with 5–20 ambient-noise segments
 overlaid, each at its own random gain. Gains are relative to the fragment's own RMS (before the
 boost), so the mix covers the same range of signal-to-noise ratios whether a song is mastered loud
-or quiet: with the defaults a single clip sits 6–24 dB under the music and the sum of all of them
-lands around 0 dB SNR, as in a noisy room.
+or quiet: with the defaults a single clip sits 6–24 dB under the music and the sum of all of them,
+against the boosted song, lands at +3 to +11 dB SNR (5th–95th percentile, median +5.5).
 """
 
 from __future__ import annotations
@@ -73,15 +73,16 @@ def noise_mix(
 
 
 def augment(
-    fragment: np.ndarray, clips: Sequence[np.ndarray], rng: np.random.Generator
+    fragment: np.ndarray, clips: Sequence[np.ndarray], rng: np.random.Generator, room_loudness_db: float = 0.0
 ) -> tuple[np.ndarray, NoiseDraw]:
     """Boost the fragment by +4 dB and overlay a fresh multi-noise mix; returns (mix, draw).
 
-    This is the method's augmentation exactly; ``augment_in_room`` adds reverb and a phone
-    microphone around it."""
+    With ``room_loudness_db`` 0 this is the method's augmentation exactly; otherwise every noise
+    is that much louder (or quieter). ``augment_in_room`` draws it and adds reverb and a phone
+    microphone around the mix."""
     fragment = np.asarray(fragment, dtype=np.float32)
     draw = draw_noises(len(clips), rng)
-    reference = float(rms(fragment)) or NOISE_ONLY_RMS
+    reference = (float(rms(fragment)) or NOISE_ONLY_RMS) * 10.0 ** (room_loudness_db / 20.0)
     noise = noise_mix(clips, draw, fragment.size, reference, rng)
     boosted = fragment * np.float32(10.0 ** (SONG_BOOST_DB / 20.0))
     return boosted + noise, draw
@@ -90,20 +91,25 @@ def augment(
 REVERB_PROBABILITY = 0.5
 MICROPHONE_PROBABILITY = 0.5
 RT60_RANGE = (0.2, 0.8)
+ROOM_LOUDNESS_DB = (-5.0, 8.0)
+"""A per-example shift of the whole noise mix. The method's gains alone give SNRs of about
++3 to +11 dB (5th–95th percentile), so a 0 dB room was never heard in training; the shift
+spreads them over about −3 to +12 dB (median +4), which covers a loud room."""
 
 
 def augment_in_room(
     fragment: np.ndarray, clips: Sequence[np.ndarray], rng: np.random.Generator, sample_rate: int
 ) -> np.ndarray:
-    """``augment`` plus, each half of the time, room reverb on the music (before the noise, which
-    is already a room recording) and a phone microphone's band limit and colouring on the mix."""
+    """``augment`` in a room of random loudness (``ROOM_LOUDNESS_DB``) plus, each half of the time,
+    room reverb on the music (before the noise, which is already a room recording) and a phone
+    microphone's band limit and colouring on the mix."""
     from training.room import apply_reverb, phone_colouring, room_impulse_response
 
     fragment = np.asarray(fragment, dtype=np.float32)
     if rng.random() < REVERB_PROBABILITY and fragment.any():
         rir = room_impulse_response(sample_rate, float(rng.uniform(*RT60_RANGE)), rng)
         fragment = apply_reverb(fragment, rir).astype(np.float32)
-    mixed, _ = augment(fragment, clips, rng)
+    mixed, _ = augment(fragment, clips, rng, room_loudness_db=float(rng.uniform(*ROOM_LOUDNESS_DB)))
     if rng.random() < MICROPHONE_PROBABILITY:
         mixed = phone_colouring(mixed, sample_rate, rng).astype(np.float32)
     return mixed
