@@ -147,8 +147,12 @@ class ListenTab(QWidget):
         self.history_table.setSelectionBehavior(QTableWidget.SelectionBehavior.SelectRows)
         header = self.history_table.horizontalHeader()
         header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
-        for column in (0, 2, 3):
+        for column in (0, 2):
             header.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
+        # "From" may be a long file name: a fixed, user-resizable width keeps the answer readable.
+        header.setSectionResizeMode(3, QHeaderView.ResizeMode.Interactive)
+        header.resizeSection(3, 110)
+        self.history_table.setTextElideMode(Qt.TextElideMode.ElideMiddle)
         recent = QGroupBox("Recent identifications")
         QVBoxLayout(recent).addWidget(self.history_table)
         self._fill_history()
@@ -382,10 +386,13 @@ class ListenTab(QWidget):
 
     def _prepend_history(self, entry: HistoryEntry) -> None:
         self.history_table.insertRow(0)
-        when = entry.time.replace("T", " ")[:19]
+        stamp = entry.time.replace("T", " ")[:19]
+        # Today's entries show the time of day only, which leaves the width to the answer.
+        when = stamp[11:16] if stamp[:10] == time.strftime("%Y-%m-%d") else stamp[:16]
         confidence = f"{entry.score:.0%}" if entry.verdict == "match" else "—"
         for column, text in enumerate((when, entry.display_answer, confidence, entry.source)):
             item = QTableWidgetItem(text)
+            item.setToolTip(stamp if column == 0 else text)
             if column == 1 and entry.verdict != "match":
                 item.setToolTip(f"Closest song: {entry.title} ({entry.score:.0%})")
             self.history_table.setItem(0, column, item)

@@ -4,6 +4,7 @@ the remembered device and the Space shortcut."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,8 @@ def test_identify_a_file(qtbot: Any, trained_dir: Path, make_window: Any, tmp_pa
     assert len(tab.results.ranked_titles()) == synth.N_SONGS
     assert tab.history_table.item(0, 1).text() == "song2"
     assert tab.history_table.item(0, 3).text() == "recording.wav"
+    assert tab.history_table.item(0, 0).text().count(":") == 1  # today: time of day only, full stamp as tooltip
+    assert tab.history_table.item(0, 0).toolTip().startswith(time.strftime("%Y-%m-%d"))
     # kept across restarts
     assert History(trained_dir).entries[0].title == "song2"
 
