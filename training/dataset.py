@@ -5,8 +5,7 @@ boosted and overlaid with a fresh multi-noise mix, half of them also reverberate
 by a phone microphone (``augment.augment_in_room``), and turned into a log-mel window
 by the very function recognition uses (``features.fragment_windows``). One extra class, "not in
 your library", gets twice as many examples: fragments of negative music (``resources/negatives``),
-noise with no music at all, synthesised tones and beeps, and library songs played at another
-speed, mixed the same way.
+noise with no music at all, and synthesised tones and beeps, mixed the same way.
 
 The validation split is drawn from a separate random stream (other offsets, other noise draws),
 with held-out noise clips and held-out negative music where there are enough of them.
@@ -33,7 +32,7 @@ from musicid_core.features import fragment_windows
 from musicid_core.library import Library, Song
 from musicid_core.progress import ShouldStopFn, never_stop
 from training.augment import augment_in_room
-from training.noise_bank import disguised_songs, synthesised_tones
+from training.noise_bank import synthesised_tones
 
 BUILD_BATCH = 32
 UNKNOWN_PER_SONG_FACTOR = 2
@@ -166,23 +165,13 @@ TONE_CLIPS = 4
 """Synthesised tones/beeps/sweeps among the "not in your library" clips (``synthesised_tones``)."""
 
 
-DISGUISED_CLIPS = 18
-"""Library songs played at another speed among the "not in your library" clips (``disguised_songs``)."""
-DISGUISED_SECONDS = 20.0
-
-
-def unknown_clips(
-    negatives: Sequence[np.ndarray], songs: Sequence[np.ndarray], length: int, rng: np.random.Generator
-) -> list[np.ndarray]:
+def unknown_clips(negatives: Sequence[np.ndarray], length: int, rng: np.random.Generator) -> list[np.ndarray]:
     """Negative music, silent "clips" (one per two negatives, at least one), which the
     augmentation turns into noise-only examples (a room with no music is also "not a song"),
-    a few synthesised tones, so a beep or a whistle is not taken for a song either, and
-    excerpts of the library's own ``songs`` at another speed, so music in the library's style
-    that is not one of its songs is not claimed."""
+    and a few synthesised tones, so a beep or a whistle is not taken for a song either."""
     silent = np.zeros(length, dtype=np.float32)
     tones = synthesised_tones(rng, TONE_CLIPS, seconds=length / DEFAULT_FEATURES.sample_rate + 1.0)
-    disguised = disguised_songs(songs, DISGUISED_CLIPS, DISGUISED_SECONDS, rng)
-    return list(negatives) + [silent] * max(1, len(negatives) // 2) + tones + disguised
+    return list(negatives) + [silent] * max(1, len(negatives) // 2) + tones
 
 
 def build_datasets(
@@ -219,7 +208,7 @@ def build_datasets(
                 progress((base + done) / sum(totals), f"Building {name} examples: {done}/{count}")
 
         tone_rng = np.random.default_rng(seed * 1000 + 500 + number)
-        classes = [[a] for a in audio] + [unknown_clips(negative_clips, audio, settings.fragment_samples, tone_rng)]
+        classes = [[a] for a in audio] + [unknown_clips(negative_clips, settings.fragment_samples, tone_rng)]
         counts = [per_song] * len(songs) + [per_song * UNKNOWN_PER_SONG_FACTOR]
         sets[name] = build_window_set(
             workdir / f"{name}.npy", classes, counts, noise_clips, seed * 1000 + number, settings, report, should_stop

@@ -12,10 +12,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
-from scipy.signal import resample_poly
 
 from musicid_core.audio.decode import is_audio_file, load_audio
 from musicid_core.config import SAMPLE_RATE
@@ -100,33 +98,6 @@ def synthesised_tones(rng: np.random.Generator, count: int, seconds: float = 6.0
             wave = wave * ((t % period) < period * rng.uniform(0.3, 0.7))
         tones.append(_normalise(np.asarray(wave, dtype=np.float64)))
     return tones
-
-
-SPEED_CHANGES = ((4, 5), (5, 4), (5, 6), (6, 5))
-"""(up, down) resampling ratios for ``disguised_songs``: played 20–25 % faster or slower, which
-moves every pitch by 3–4 semitones: no longer the song, still its instruments and style."""
-
-
-def disguised_songs(
-    songs: Sequence[np.ndarray], count: int, seconds: float, rng: np.random.Generator
-) -> list[np.ndarray]:
-    """Excerpts of ``count`` library songs played faster or slower, as "not in your library" music.
-
-    Why: a stranger from the same album shares the enrolled songs' instruments and production,
-    and a handful of negative pieces cannot cover every style a user enrols. A song at another
-    speed is the nearest thing to "a different piece in this library's style" that needs no more
-    music; it teaches the model that a song is its exact notes, not its sound."""
-    if not songs or count <= 0:
-        return []
-    chosen = rng.choice(len(songs), size=min(count, len(songs)), replace=False)
-    excerpt = int(seconds * SAMPLE_RATE)
-    clips = []
-    for index in chosen:
-        audio = songs[int(index)]
-        start = int(rng.integers(0, max(1, len(audio) - excerpt + 1)))
-        up, down = SPEED_CHANGES[int(rng.integers(len(SPEED_CHANGES)))]
-        clips.append(resample_poly(np.asarray(audio[start : start + excerpt], dtype=np.float32), up, down).astype(np.float32))
-    return clips
 
 
 def _normalise(x: np.ndarray) -> np.ndarray:
