@@ -139,20 +139,18 @@ class ListenTab(QWidget):
         answer = QGroupBox("Answer")
         QVBoxLayout(answer).addWidget(self.results)
 
-        self.history_table = QTableWidget(0, 4)
-        self.history_table.setHorizontalHeaderLabels(["Time", "Answer", "Confidence", "From"])
+        self.history_table = QTableWidget(0, 3)
+        self.history_table.setHorizontalHeaderLabels(["Time", "Answer", "Confidence"])
         self.history_table.verticalHeader().setVisible(False)
         self.history_table.setWordWrap(False)
         self.history_table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
         self.history_table.setSelectionBehavior(QTableWidget.SelectionBehavior.SelectRows)
+        self.history_table.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         header = self.history_table.horizontalHeader()
+        # The answer gets the width; where it came from (microphone or a file) is in its tooltip.
         header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
         for column in (0, 2):
             header.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
-        # "From" may be a long file name: a fixed, user-resizable width keeps the answer readable.
-        header.setSectionResizeMode(3, QHeaderView.ResizeMode.Interactive)
-        header.resizeSection(3, 110)
-        self.history_table.setTextElideMode(Qt.TextElideMode.ElideMiddle)
         recent = QGroupBox("Recent identifications")
         QVBoxLayout(recent).addWidget(self.history_table)
         self._fill_history()
@@ -387,14 +385,15 @@ class ListenTab(QWidget):
     def _prepend_history(self, entry: HistoryEntry) -> None:
         self.history_table.insertRow(0)
         stamp = entry.time.replace("T", " ")[:19]
-        # Today's entries show the time of day only, which leaves the width to the answer.
-        when = stamp[11:16] if stamp[:10] == time.strftime("%Y-%m-%d") else stamp[:16]
+        # Today's entries show the time of day only, older ones month-day too: the width goes to the answer.
+        when = stamp[11:16] if stamp[:10] == time.strftime("%Y-%m-%d") else stamp[5:16]
         confidence = f"{entry.score:.0%}" if entry.verdict == "match" else "—"
-        for column, text in enumerate((when, entry.display_answer, confidence, entry.source)):
+        answer = entry.display_answer if entry.verdict == "match" else (
+            f"{entry.display_answer} (closest: {entry.title}, {entry.score:.0%})")
+        tips = (stamp, f"{answer}\nfrom {entry.source}", confidence)
+        for column, text in enumerate((when, entry.display_answer, confidence)):
             item = QTableWidgetItem(text)
-            item.setToolTip(stamp if column == 0 else text)
-            if column == 1 and entry.verdict != "match":
-                item.setToolTip(f"Closest song: {entry.title} ({entry.score:.0%})")
+            item.setToolTip(tips[column])
             self.history_table.setItem(0, column, item)
 
     def shutdown(self) -> None:
