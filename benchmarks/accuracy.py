@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import subprocess
 import sys
 import time
 from collections import defaultdict
@@ -149,16 +150,20 @@ def main(argv: list[str] | None = None) -> int:
             print(f"[{time.strftime('%H:%M:%S')}] {p.stage} {p.fraction:.0%} {p.message}"
                   f" loss={p.loss:.3f} acc={p.accuracy:.3f} val={p.val_accuracy:.3f}", flush=True)
 
+    from benchmarks.queries import load_queries, queries_path
+    from musicid_core.models.store import load_current
+    from musicid_core.recognizer import Recognizer
+
+    if not queries_path().exists():
+        # Built before training, so a missing tool (sox, espeak-ng) stops the run in seconds, not
+        # after the training; in a child process, so this process's peak RSS stays training's.
+        subprocess.run([sys.executable, "-m", "benchmarks.queries"], check=True)
     options = TrainOptions(arch=args.arch, epochs=epochs, examples_per_song=examples, seed=args.seed, noise_packs=None)
     cpu0 = time.process_time()
     result = train(library, options, progress=progress)
     cpu_seconds = time.process_time() - cpu0
     print(f"trained in {result.seconds:.0f} s, best epoch {result.best_epoch}/{result.epochs_run}: {result.metrics}", flush=True)
     train_peak = peak_rss_mb()
-
-    from benchmarks.queries import load_queries
-    from musicid_core.models.store import load_current
-    from musicid_core.recognizer import Recognizer
 
     queries = load_queries()
     recognizer = Recognizer(load_current(library.models_dir))
