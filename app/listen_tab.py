@@ -350,9 +350,11 @@ class ListenTab(QWidget):
 
     def _is_clear(self, result: Identification) -> bool:
         previous = self._previous
+        # Two matches in a row for the same song are clear when the windows agree, or when the
+        # recording's landmarks line up with that song (the verdict already demands a margin).
         return (
             result.verdict == "match"
-            and result.agreement >= CLEAR_AGREEMENT
+            and (result.agreement >= CLEAR_AGREEMENT or result.fingerprint_margin is not None)
             and previous is not None
             and previous.verdict == "match"
             and previous.best.song.id == result.best.song.id

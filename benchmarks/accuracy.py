@@ -166,15 +166,21 @@ def main(argv: list[str] | None = None) -> int:
     train_peak = peak_rss_mb()
 
     queries = load_queries()
-    recognizer = Recognizer(load_current(library.models_dir))
+    bundle = load_current(library.models_dir)
     enrolled_ids = {s.song_id for s in enrolled}
     unknown_ids = {s.song_id for s in rest}
-    t = time.monotonic()
-    evaluation = evaluate(recognizer, queries, id_to_song, enrolled_ids, unknown_ids,
-                          lengths=set(args.length) if args.length else None, snrs=set(args.snr) if args.snr else None)
-    print(f"evaluated in {time.monotonic() - t:.0f} s", flush=True)
-    for row in evaluation["conditions"]:
-        print(row, flush=True)
+    evaluations = {}
+    # The app's recogniser (CNN + landmarks), and the CNN alone for comparison with the method.
+    for key, use_fingerprints in (("evaluation", True), ("evaluation_cnn_only", False)):
+        if key == "evaluation_cnn_only" and bundle.fingerprints is None:
+            continue
+        t = time.monotonic()
+        evaluations[key] = evaluate(Recognizer(bundle, use_fingerprints=use_fingerprints), queries, id_to_song,
+                                    enrolled_ids, unknown_ids, lengths=set(args.length) if args.length else None,
+                                    snrs=set(args.snr) if args.snr else None)
+        print(f"{key}: evaluated in {time.monotonic() - t:.0f} s", flush=True)
+        for row in evaluations[key]["conditions"]:
+            print(row, flush=True)
     bundle_bytes = sum(f.stat().st_size for f in Path(result.bundle).rglob("*") if f.is_file())
     data = {
         "kind": "accuracy",
@@ -197,7 +203,9 @@ def main(argv: list[str] | None = None) -> int:
         "validation": result.metrics,
         "train_peak_rss_mb": train_peak,
         "model_bytes": bundle_bytes,
-        "evaluation": evaluation,
+        **evaluations,
+        "fingerprint_index_bytes": (Path(result.bundle) / "fingerprints.npz").stat().st_size
+        if (Path(result.bundle) / "fingerprints.npz").exists() else 0,
         "command": command_line(),
         "machine": machine(),
         "load_average": os.getloadavg(),

@@ -52,6 +52,16 @@ def cond(result: dict, length: int, snr: int) -> dict:
     return {}
 
 
+def recogniser(r: dict) -> str:
+    """Which recogniser a result measured: runs since landmarks also hold the CNN alone."""
+    return "CNN + landmarks" if "evaluation_cnn_only" in r else "CNN"
+
+
+def cnn_only(r: dict) -> dict:
+    """The same result as measured by the CNN alone (itself, for runs from before landmarks)."""
+    return {**r, "evaluation": r["evaluation_cnn_only"]} if "evaluation_cnn_only" in r else r
+
+
 def main_runs(results: list[dict]) -> dict[str, dict]:
     """The newest accuracy run per architecture on the 57-song library (not the scale runs)."""
     runs: dict[str, dict] = {}
@@ -222,25 +232,27 @@ def main() -> int:
       "song first; *unknown rejected* = non-enrolled queries answered `unknown`.\n")
 
     w("## Headline: 10-s queries at 0 dB SNR, reverb + phone band + codec, 57 songs\n")
-    w("| model | budget (examples/song x epochs) | top-1 | top-5 | unknown rejected | enrolled accepted | correct match | "
-      "training time (wall) | CPU time | best epoch / run | val. acc. | model size |")
-    w("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    w("| model | recogniser | budget (examples/song x epochs) | top-1 | top-5 | unknown rejected | enrolled accepted | "
+      "correct match | training time (wall) | CPU time | best epoch / run | val. acc. | bundle size |")
+    w("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for arch in ARCHS:
         rs = runs.get(arch) or []
         if not rs:
-            w(f"| {arch} | {MISSING} |" + f" {MISSING} |" * 10)
+            w(f"| {arch} | — | {MISSING} |" + f" {MISSING} |" * 10)
             continue
         for r in rs:
-            c = cond(r, 10, 0)
-            w(f"| {arch}{' (default)' if arch == 'fast' else ''} | {r['examples_per_song']} x {r['epochs']} | "
-              f"{pct(c.get('top1'))} | {pct(c.get('top5'))} | {pct(c.get('rejected'))} | {pct(c.get('accepted'))} | "
-              f"{pct(c.get('correct_match'))} | {secs(r['train_seconds'])} | {secs(r.get('train_cpu_seconds'))} | "
-              f"{r['best_epoch']} / {r['epochs_run']} | {pct(r['validation'].get('accuracy', r['validation'].get('top1')))} | "
-              f"{r['model_bytes'] / 1e6:.1f} MB |")
-    w(f"| *reference (as quoted in issue 4)* | — | fc {REFERENCE['fc']} %, alexnet {REFERENCE['alexnet']} %, "
+            for variant in ([r, cnn_only(r)] if "evaluation_cnn_only" in r else [r]):
+                c = cond(variant, 10, 0)
+                who = recogniser(r) if variant is r else "CNN alone (same model)"
+                w(f"| {arch}{' (default)' if arch == 'fast' else ''} | {who} | {r['examples_per_song']} x {r['epochs']} | "
+                  f"{pct(c.get('top1'))} | {pct(c.get('top5'))} | {pct(c.get('rejected'))} | {pct(c.get('accepted'))} | "
+                  f"{pct(c.get('correct_match'))} | {secs(r['train_seconds'])} | {secs(r.get('train_cpu_seconds'))} | "
+                  f"{r['best_epoch']} / {r['epochs_run']} | {pct(r['validation'].get('accuracy', r['validation'].get('top1')))} | "
+                  f"{r['model_bytes'] / 1e6:.1f} MB |")
+    w(f"| *reference (as quoted in issue 4)* | CNN | — | fc {REFERENCE['fc']} %, alexnet {REFERENCE['alexnet']} %, "
       f"resnet50 {REFERENCE['resnet50']} % (test); live {REFERENCE['live_top1']} % | live {REFERENCE['live_top5']} % | "
       "— | — | — | — | — | — | — | — |")
-    w(f"| *target* | — | ≥ 97 % | ≥ 99 % | ≥ 95 % | — | — | < 15 min | — | — | — | — |\n")
+    w(f"| *target* | — | — | ≥ 97 % | ≥ 99 % | ≥ 95 % | — | — | < 15 min | — | — | — | — |\n")
     w("The reference's figures come from a different corpus and recording set-up; they are beside ours "
       "for orientation, not as a like-for-like comparison.\n")
 
@@ -268,12 +280,16 @@ def main() -> int:
         w(f"| full retrain, 57 songs | < 15 min | {secs(t)} wall ({secs(default57.get('train_cpu_seconds'))} CPU) | "
           f"{'met' if t < 900 else f'missed by {(t - 900) / 60:.1f} min (on a shared CPU)'} |\n")
 
-        w("### Default model by SNR and query length\n")
-        w("| query | SNR | top-1 | top-5 | unknown rejected | enrolled accepted | correct match | queries (enrolled / not) |")
-        w("|---|---|---|---|---|---|---|---|")
+        w(f"### Default model by SNR and query length ({recogniser(default57)})\n")
+        alone = {(c["length_s"], c["snr_db"]): c for c in cnn_only(default57)["evaluation"]["conditions"]}
+        w("| query | SNR | top-1 | top-5 | unknown rejected | enrolled accepted | correct match | "
+          "CNN alone: top-1 / top-5 / rejected | queries (enrolled / not) |")
+        w("|---|---|---|---|---|---|---|---|---|")
         for row in default57["evaluation"]["conditions"]:
+            a = alone.get((row["length_s"], row["snr_db"]), {})
             w(f"| {row['length_s']} s | {row['snr_db']:+d} dB | {pct(row.get('top1'))} | {pct(row.get('top5'))} | "
               f"{pct(row.get('rejected'))} | {pct(row.get('accepted'))} | {pct(row.get('correct_match'))} | "
+              f"{pct(a.get('top1'))} / {pct(a.get('top5'))} / {pct(a.get('rejected'))} | "
               f"{row['n_enrolled']} / {row['n_unknown']} |")
         w("")
         w("### Default model by codec (all SNRs and lengths pooled)\n")
@@ -348,7 +364,10 @@ def main() -> int:
         w("|---|---|---|")
         for key, label in (("features", "feature extraction, 10-s recording"),
                            ("model_and_verdict", f"model + verdict ({lat['windows']} windows, {lat['arch']})"),
+                           ("landmarks", f"landmark matching ({lat.get('index_entries', 0) / 1e6:.1f} M indexed landmarks)"),
                            ("identify_total", "end to end: 10-s recording to ranked top-5")):
+            if key not in lat:
+                continue
             s = lat[key]
             w(f"| {label} | {s['median_ms']:.1f} ms | {s['p10_ms']:.1f} – {s['p90_ms']:.1f} ms ({s['runs']} runs) |")
         w(f"| model load (once per process) | {lat['model_load_s']:.2f} s | — |")
@@ -387,18 +406,20 @@ def main() -> int:
 
     w("## Scale: library size\n")
     w("10-s queries at 0 dB SNR; the same default budget (200 examples/song x 6 epochs) at every size.\n")
-    w("| songs | top-1 | top-5 | unknown rejected | enrolled accepted | training time (wall) | CPU time | val. acc. |")
-    w("|---|---|---|---|---|---|---|---|")
+    w("| songs | recogniser | top-1 | top-5 | unknown rejected | enrolled accepted | CNN alone: top-1 / top-5 / rejected | training time (wall) | host | val. acc. |")
+    w("|---|---|---|---|---|---|---|---|---|---|")
     by_n = {r["songs"]: r for r in sorted(scale_points, key=lambda r: r["songs"])}
     for n in (10, 30, 57, 72):
         r = by_n.get(n)
         if r is None:
-            w(f"| {n} |" + f" {MISSING} |" * 7)
+            w(f"| {n} |" + f" {MISSING} |" * 9)
             continue
-        c = cond(r, 10, 0)
-        w(f"| {n} | {pct(c.get('top1'))} | {pct(c.get('top5'))} | {pct(c.get('rejected')) if c.get('n_unknown') else '— (none left)'} | "
-          f"{pct(c.get('accepted'))} | {secs(r['train_seconds'])} | {secs(r.get('train_cpu_seconds'))} | "
-          f"{pct(r['validation'].get('accuracy', r['validation'].get('top1')))} |")
+        c, a = cond(r, 10, 0), cond(cnn_only(r), 10, 0)
+        none_left = "— (none left)"
+        w(f"| {n} | {recogniser(r)} | {pct(c.get('top1'))} | {pct(c.get('top5'))} | "
+          f"{pct(c.get('rejected')) if c.get('n_unknown') else none_left} | {pct(c.get('accepted'))} | "
+          f"{pct(a.get('top1'))} / {pct(a.get('top5'))} / {pct(a.get('rejected')) if a.get('n_unknown') else '—'} | "
+          f"{secs(r['train_seconds'])} | {host_label(r)} | {pct(r['validation'].get('accuracy', r['validation'].get('top1')))} |")
     w("")
     if "scale.png" in made:
         w("![scale](plots/scale.png)\n")
@@ -411,13 +432,15 @@ def main() -> int:
         w("Runs that changed one thing, each with what it tried, beside the current default at the same "
           "library size (10-s queries at 0 dB SNR; validation is each run's own, so it is only comparable "
           "between runs with the same augmentation; training times compare only within one host).\n")
-        w("| result file | songs | what was tried | top-1 | top-5 | correct match | unknown rejected | training time (wall) | host | val. acc. |")
-        w("|---|---|---|---|---|---|---|---|---|---|")
+        w("| result file | songs | what was tried | recogniser | top-1 | top-5 | correct match | unknown rejected | training time (wall) | host | val. acc. |")
+        w("|---|---|---|---|---|---|---|---|---|---|---|")
         for r in sorted(experiments, key=lambda r: (r["songs"], r["_file"])):
-            c = cond(r, 10, 0)
-            w(f"| `{r['_file']}` | {r['songs']} | {r.get('note') or '**current default**'} | {pct(c.get('top1'))} | {pct(c.get('top5'))} | "
-              f"{pct(c.get('correct_match'))} | {pct(c.get('rejected'))} | {secs(r['train_seconds'])} | "
-              f"{host_label(r)} | {pct(r['validation'].get('accuracy'))} |")
+            for variant in ([r, cnn_only(r)] if "evaluation_cnn_only" in r else [r]):
+                c = cond(variant, 10, 0)
+                who = recogniser(r) if variant is r else "CNN alone (same model)"
+                w(f"| `{r['_file']}` | {r['songs']} | {r.get('note') or '**current default**'} | {who} | {pct(c.get('top1'))} | {pct(c.get('top5'))} | "
+                  f"{pct(c.get('correct_match'))} | {pct(c.get('rejected'))} | {secs(r['train_seconds'])} | "
+                  f"{host_label(r)} | {pct(r['validation'].get('accuracy'))} |")
         w("")
 
     analysis = BENCH / "analysis.md"

@@ -4,8 +4,9 @@
 
 * Latency: a 10.0 s simulated recording (0 dB SNR query) through the current model of the
   benchmark library (train it first with ``benchmarks.accuracy``): feature extraction
-  (``recording_windows``) and model + verdict (``identify_windows``) timed separately, and
-  ``identify`` end to end; medians over ``--runs`` runs after 3 warm-up runs.
+  (``recording_windows``), model + verdict (``identify_windows``) and landmark matching
+  (``FingerprintIndex.match``, when the bundle has an index) timed separately, and ``identify``
+  end to end; medians over ``--runs`` runs after 3 warm-up runs.
 * Dataset building: ``training.dataset.build_datasets`` on the whole library at a small
   ``--examples-per-song``; throughput = augmented log-mel windows written per second.
 * Model size on disk: the bundle folder of each accuracy result (read from the JSON files) and
@@ -67,13 +68,16 @@ def latency(library_root: Path, runs: int, model: Path | None = None) -> dict:
     gc.collect()
     for _ in range(3):
         recognizer.identify(audio)
-    feats, model_t, total = [], [], []
+    feats, model_t, landmark_t, total = [], [], [], []
     for _ in range(runs):
         t0 = time.perf_counter()
         windows = recording_windows(audio, recognizer.settings)
         t1 = time.perf_counter()
         recognizer.identify_windows(windows, top_k=5)
         t2 = time.perf_counter()
+        if recognizer.fingerprints is not None:
+            recognizer.fingerprints.match(audio)
+            landmark_t.append(time.perf_counter() - t2)
         feats.append(t1 - t0)
         model_t.append(t2 - t1)
     for _ in range(runs):
@@ -89,6 +93,7 @@ def latency(library_root: Path, runs: int, model: Path | None = None) -> dict:
         "model_load_s": load_s,
         "features": _stats(feats),
         "model_and_verdict": _stats(model_t),
+        **({"landmarks": _stats(landmark_t), "index_entries": int(recognizer.fingerprints.hashes.size)} if landmark_t else {}),
         "identify_total": _stats(total),
         "tf_threads": [tf.config.threading.get_intra_op_parallelism_threads(),
                        tf.config.threading.get_inter_op_parallelism_threads()],

@@ -269,8 +269,13 @@ def _print_metrics(metrics: dict[str, Any]) -> None:
     names = [("accuracy", "accuracy"), ("precision", "precision"), ("roc_auc", "ROC AUC"), ("top5", "top-5")]
     print("validation: " + ", ".join(f"{label} {metrics[key]:.1%}" if key != "roc_auc" else f"{label} {metrics[key]:.3f}"
                                      for key, label in names if key in metrics))
+    if "fingerprint_margin" in metrics:
+        print(f"verdict: landmark margin {metrics['fingerprint_margin']:.0f} (foreign recordings reached "
+              f"{metrics.get('fingerprint_impostor_p99', 0):.1f} at the 99th percentile, "
+              f"{metrics.get('fingerprint_impostor_max', 0):.0f} at most, over {metrics['fingerprint_impostors']:.0f})")
     if "threshold" in metrics and "unknown_rejected" in metrics:
-        print(f"verdict: threshold {metrics['threshold']:.3f}; held-out strangers answered unknown "
+        label = "network-only verdict" if "fingerprint_margin" in metrics else "verdict"
+        print(f"{label}: threshold {metrics['threshold']:.3f}; held-out strangers answered unknown "
               f"{metrics['unknown_rejected']:.1%}, held-out song windows answered match {metrics['songs_accepted']:.1%}")
 
 

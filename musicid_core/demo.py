@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Optional
 
 from musicid_core.errors import ModelError, MusicIdError
+from musicid_core.fingerprint import INDEX_FILE
 from musicid_core.library import Library, Song
 from musicid_core.models import store
 from musicid_core.progress import ProgressFn, ShouldStopFn, or_default
@@ -157,6 +158,8 @@ def _verified_meta(bundle: Path) -> store.BundleMeta:
     """Checksums of every file the meta names, without loading TensorFlow."""
     meta = store.read_meta(bundle)
     expected = {"model.keras": meta.model_sha256, "labels.json": meta.labels_sha256}
+    if meta.fingerprints_sha256:
+        expected[INDEX_FILE] = meta.fingerprints_sha256
     # Extra arrays (e.g. reference embeddings) exist in some bundle versions; check them when named.
     expected.update({f"{name}.npy": digest for name, digest in getattr(meta, "arrays_sha256", {}).items()})
     for name, digest in expected.items():

@@ -1,19 +1,31 @@
-"""Sliding-window recognition: the method's ensemble, plus a match/unknown verdict.
+"""Recognition: the method's sliding-window CNN ensemble, checked against the songs' landmarks.
 
 Ranking. A recording is cut into 256-frame windows every 51 frames; the model gives a
 probability vector per window; the vectors are averaged (the method sums them; averaging ranks
-identically and keeps scores in 0..1) and the songs ranked.
+identically and keeps scores in 0..1). When the bundle holds a landmark index
+(``musicid_core.fingerprint``), the recording's landmarks are matched too, and each song's score
+becomes ``p_song * e^(aligned landmarks)``, normalised: the CNN's belief as the prior, every
+landmark that lines up at one time offset as one unit of log-evidence that this very recording
+is playing. The "not in your library" hypothesis is credited with the runner-up song's landmarks,
+which is what chance alignments give a foreign recording. Ties in landmark evidence leave the
+CNN's order; a clear landmark winner overrides it.
 
-Verdict. A softmax over the songs alone always names one of them, even for music it never heard.
-So the model has one more output, "not in your library", trained on real music that is nobody's
-library (``resources/negatives``) and on noise without music (see ``training.dataset``). The
-answer is ``match`` when
+Verdict, with a landmark index: ``match`` when the top song's aligned landmarks exceed the
+runner-up's by the bundle's calibrated ``fingerprint_margin`` (``training.fingerprints``).
+Benchmarks showed the CNN alone cannot reject unknown music (about half of it passed any
+threshold that kept most right answers), while landmarks of a recording that is not in the
+library line up with no song.
+
+Verdict, without an index (bundles trained before it existed, the compact demo model): the
+model has one output more than songs, "not in your library", trained on real music that is
+nobody's library (``resources/negatives``) and on noise without music (``training.dataset``).
+The answer is ``match`` when
 
 1. the top song's averaged probability reaches the bundle's calibrated ``threshold``,
 2. it beats the averaged "not in your library" probability, and
 3. it is the top song of at least half of the windows.
 
-The threshold is set at training time (``training.metrics.calibrate_threshold``) from held-out
+That threshold is set at training time (``training.metrics.calibrate_threshold``) from held-out
 windows: the top-song scores of enrolled songs under noise versus those of held-out negative music
 and noise, so that nearly all of the latter fall under it.
 """
@@ -21,7 +33,7 @@ and noise, so that nearly all of the latter fall under it.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Optional
 
 import numpy as np
 
@@ -29,9 +41,13 @@ from musicid_core.audio.decode import SILENCE_RMS
 from musicid_core.config import FeatureSettings
 from musicid_core.errors import MusicIdError
 from musicid_core.features import recording_windows
+from musicid_core.fingerprint import FingerprintMatch
 from musicid_core.models.store import ModelBundle, SongLabel
 
 MIN_AGREEMENT = 0.5
+PROBABILITY_FLOOR = 1e-4
+"""Added to CNN probabilities before their log: a song the CNN all but excluded can still win on
+landmarks (about 9 aligned landmarks beyond the others overcome it)."""
 
 
 @dataclass(frozen=True)
@@ -49,6 +65,8 @@ class Identification:
     """Fraction of windows whose own top song is the overall top song."""
     unknown_score: float
     """Averaged probability of "not in your library" (0 for models without that output)."""
+    fingerprint_margin: Optional[int] = None
+    """Aligned landmarks of the top song beyond the runner-up's; None without a landmark index."""
 
     @property
     def best(self) -> Match:
@@ -65,11 +83,13 @@ class Identification:
 class Recognizer:
     """Holds one loaded model; ``identify`` can be called many times (the CLI, the GUI worker)."""
 
-    def __init__(self, bundle: ModelBundle) -> None:
+    def __init__(self, bundle: ModelBundle, use_fingerprints: bool = True) -> None:
         self.bundle = bundle
         self.labels = bundle.labels
         self.settings: FeatureSettings = bundle.meta.features
         self.threshold = float(bundle.meta.threshold)
+        self.fingerprints = bundle.fingerprints if use_fingerprints else None
+        self.fingerprint_threshold = float(bundle.meta.fingerprint_margin)
         self._predict = _compiled_predict(bundle.model)
 
     def window_probabilities(self, windows: np.ndarray) -> np.ndarray:
@@ -81,14 +101,23 @@ class Recognizer:
         audio = np.asarray(audio, dtype=np.float32)
         if audio.size and float(np.sqrt(np.mean(np.square(audio, dtype=np.float64)))) < SILENCE_RMS:
             raise MusicIdError("the recording is silent; check the microphone and its level")
-        return self.identify_windows(recording_windows(audio, self.settings), top_k)
+        windows = recording_windows(audio, self.settings)
+        landmarks = self.fingerprints.match(audio) if self.fingerprints is not None else None
+        return decide(
+            self.window_probabilities(windows), self.labels, self.threshold, top_k, landmarks, self.fingerprint_threshold
+        )
 
     def identify_windows(self, windows: np.ndarray, top_k: int = 5) -> Identification:
+        """CNN only: for callers that hold spectrogram windows but not the audio."""
         return decide(self.window_probabilities(windows), self.labels, self.threshold, top_k)
 
 
-def decide(probabilities: np.ndarray, labels: list[SongLabel], threshold: float, top_k: int = 5) -> Identification:
-    """Ensemble per-window probabilities, rank the songs and give the verdict (module docstring).
+def decide(
+    probabilities: np.ndarray, labels: list[SongLabel], threshold: float, top_k: int = 5,
+    landmarks: Optional[FingerprintMatch] = None, fingerprint_threshold: float = 0.0,
+) -> Identification:
+    """Ensemble per-window probabilities, combine them with the landmark evidence when given, rank
+    the songs and give the verdict (module docstring).
 
     ``probabilities`` has one column per song, plus a last "not in your library" column when
     there are more columns than ``labels``."""
@@ -96,12 +125,32 @@ def decide(probabilities: np.ndarray, labels: list[SongLabel], threshold: float,
     unknown = probabilities[:, len(labels)] if probabilities.shape[1] > len(labels) else np.zeros(len(probabilities))
     scores = songs.mean(axis=0)
     unknown_score = float(unknown.mean())
-    order = np.argsort(-scores)[: max(1, top_k)]
+    if landmarks is not None:
+        scores, unknown_score = _with_landmarks(scores, unknown_score, landmarks)
+    order = np.argsort(-scores, kind="stable")[: max(1, top_k)]
     top = int(order[0])
     agreement = float(np.mean(probabilities.argmax(axis=1) == top))
-    confident = scores[top] >= threshold and scores[top] > unknown_score and agreement >= MIN_AGREEMENT
+    if landmarks is not None:
+        confident = landmarks.best == top and landmarks.margin >= fingerprint_threshold
+    else:
+        confident = scores[top] >= threshold and scores[top] > unknown_score and agreement >= MIN_AGREEMENT
     matches = [Match(labels[i], float(scores[i])) for i in order]
-    return Identification("match" if confident else "unknown", matches, len(probabilities), agreement, unknown_score)
+    return Identification(
+        "match" if confident else "unknown", matches, len(probabilities), agreement, unknown_score,
+        landmarks.margin if landmarks is not None else None,
+    )
+
+
+def _with_landmarks(scores: np.ndarray, unknown_score: float, landmarks: FingerprintMatch) -> tuple[np.ndarray, float]:
+    """Posterior-like scores: CNN probability times e^(aligned landmarks), normalised together with
+    "not in your library", which is credited with the runner-up's landmarks (chance level)."""
+    counts = landmarks.counts.astype(np.float64)
+    chance = float(np.partition(counts, -2)[-2]) if counts.size >= 2 else 0.0
+    log_scores = np.log(np.append(scores, unknown_score) + PROBABILITY_FLOOR) + np.append(counts, chance)
+    log_scores -= log_scores.max()
+    posterior = np.exp(log_scores)
+    posterior /= posterior.sum()
+    return posterior[:-1], float(posterior[-1])
 
 
 def _compiled_predict(model: Any) -> Any:

@@ -10,19 +10,36 @@ import soundfile as sf
 SR = 22050
 
 
+NOTES_PER_MELODY = 8
+
+
+def _melody(index: int) -> tuple[float, np.ndarray]:
+    """(beat in seconds, note frequencies) of song ``index``. Pitches and tempo are off any shared
+    grid, as in real recordings: two generated songs must not share note pairs at identical
+    intervals, or their landmarks (``musicid_core.fingerprint``) would coincide."""
+    rng = np.random.default_rng(1000 + index)
+    beat = 0.15 + 0.25 * rng.random()
+    return beat, 220.0 * 2 ** rng.uniform(0.0, 2.0, size=NOTES_PER_MELODY)
+
+
+def melody_period(index: int) -> float:
+    """Seconds after which song ``index`` repeats itself exactly."""
+    return NOTES_PER_MELODY * _melody(index)[0]
+
+
 def song(index: int, seconds: float = 12.0, sr: int = SR) -> np.ndarray:
     """A repeating melody whose notes, tempo and timbre depend on ``index``."""
-    rng = np.random.default_rng(1000 + index)
     n = int(seconds * sr)
     t = np.arange(n) / sr
-    beat = 0.18 + 0.07 * (index % 4)
-    notes = 220.0 * 2 ** (rng.integers(0, 24, size=8) / 12)
+    beat, notes = _melody(index)
     which = (t // beat).astype(int) % len(notes)
     freq = notes[which]
     phase = 2 * np.pi * np.cumsum(freq) / sr
     harmonics = 1 + index % 3
     tone = sum(np.sin(k * phase) / k for k in range(1, harmonics + 2))
-    envelope = np.exp(-((t % beat) / (beat * (0.3 + 0.2 * (index % 2)))))
+    # A 20-ms attack: an instant onset is a broadband click, and clicks at the same tempo would
+    # make two songs' landmarks coincide whatever their notes.
+    envelope = np.exp(-((t % beat) / (beat * (0.3 + 0.2 * (index % 2))))) * (1 - np.exp(-(t % beat) / 0.02))
     clicks = (np.sin(2 * np.pi * (60 + 25 * index) * t) * np.exp(-((t % (2 * beat)) * 40))) * (index % 2)
     return (0.3 * tone * envelope / (harmonics + 1) + 0.2 * clicks).astype(np.float32)
 

@@ -24,6 +24,16 @@ def test_bundle_has_metrics_labels_and_features(trained_library) -> None:  # typ
     assert meta.metrics["accuracy"] >= 0.9, meta.metrics
     assert meta.features.n_mels == 128 and meta.features.hop_length == 431
     assert meta.library_fingerprint == library.fingerprint()
+    assert (result.bundle / "fingerprints.npz").is_file() and meta.fingerprints_sha256
+    assert meta.fingerprint_margin >= meta.metrics["fingerprint_impostor_p99"]
+
+
+def test_landmarks_decide_the_verdict_of_a_model_with_an_index(recognizer: Recognizer) -> None:
+    assert recognizer.fingerprints is not None and recognizer.fingerprint_threshold >= 8
+    excerpt = synth.noisy_excerpt(2, start_s=2.0, seconds=8.0, rng=np.random.default_rng(9), snr_db=0.0)
+    result = recognizer.identify(excerpt)
+    assert result.verdict == "match" and result.fingerprint_margin is not None
+    assert result.fingerprint_margin >= recognizer.fingerprint_threshold
 
 
 @pytest.mark.parametrize("index", range(synth.N_SONGS))

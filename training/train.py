@@ -2,7 +2,8 @@
 
 ``train`` builds the augmented datasets (``dataset``), fits the chosen architecture with a
 cosine-decaying learning rate, keeps the weights of the best validation epoch, calibrates the
-verdict threshold, and saves the bundle atomically (``models.store``). Progress goes to a plain
+verdict threshold, indexes the songs' landmarks (``training.fingerprints``), and saves the bundle
+atomically (``models.store``). Progress goes to a plain
 callable with epoch, batch, loss, accuracy and ETA; ``should_stop`` is polled every batch, so a
 cancel takes effect within one batch and leaves the previous model untouched.
 """
@@ -27,6 +28,7 @@ from musicid_core.models.architectures import DEFAULT_ARCH, build_model
 from musicid_core.models.store import BundleMeta, SongLabel, save_bundle
 from musicid_core.progress import ShouldStopFn, never_stop
 from training.dataset import Datasets, WindowSet, build_datasets
+from training.fingerprints import build_index, calibrate_margin
 from training.metrics import calibrate_threshold, classification_metrics
 from training.batchnorm import refresh_batchnorm
 from training.checkpoint import Checkpointer, ResumePoint
@@ -51,7 +53,7 @@ class TrainOptions:
 
 @dataclass
 class TrainProgress:
-    """One report: ``stage`` is "dataset", "training", "evaluating" or "saving"."""
+    """One report: ``stage`` is "dataset", "training", "evaluating", "fingerprints" or "saving"."""
 
     stage: str
     fraction: float
@@ -111,6 +113,12 @@ def train(
         model, history, best_epoch = _fit(data, options, settings, report, should_stop, checkpointer)
         report(TrainProgress("evaluating", 1.0, "Measuring validation accuracy"))
         metrics = evaluate_windows(model, data)
+        index = build_index(
+            library, data.songs,
+            progress=lambda i, n: report(TrainProgress("fingerprints", i / n, f"Indexing landmarks: song {i + 1} of {n}")),
+            should_stop=should_stop,
+        )
+        metrics.update(calibrate_margin(index, negatives.clips, noise.split()[1], options.seed))
         # The model knows exactly the songs it was built from: songs added or removed meanwhile make
         # it out of date (the fingerprints differ, as after any library edit), never mislabelled.
         trained_fingerprint = songs_fingerprint(data.songs)
@@ -122,10 +130,10 @@ def train(
             trained_at=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
             epochs=len(history.get("loss", [])), examples_per_song=options.examples_per_song,
             train_seconds=round(elapsed, 1), metrics=metrics, threshold=metrics["threshold"], history=history,
-            unknown_class=True,
+            unknown_class=True, fingerprint_margin=metrics["fingerprint_margin"],
         )
         labels = [SongLabel(s.id, s.title, s.source, s.artist) for s in data.songs]
-        bundle = save_bundle(library.models_dir, model, labels, meta)
+        bundle = save_bundle(library.models_dir, model, labels, meta, fingerprints=index)
         checkpointer.clear()
     finally:
         shutil.rmtree(workdir, ignore_errors=True)

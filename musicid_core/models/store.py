@@ -3,7 +3,9 @@
 A bundle is a folder ``models/<name>/`` holding ``model.keras`` (Keras v3 format, loaded with
 ``safe_mode=True`` so no code from it runs), ``labels.json`` (the songs, in output order) and
 ``meta.json`` (architecture, feature settings, validation metrics, verdict threshold, and the
-SHA-256 of the other two files). ``models/current.json`` names the bundle in use.
+SHA-256 of the other files), and, for models trained since landmark fingerprints were added,
+``fingerprints.npz`` (the songs' landmark index, see ``musicid_core.fingerprint``; loaded without
+pickles). ``models/current.json`` names the bundle in use.
 
 Saving builds the new bundle in a hidden folder, renames it into place, and only then replaces
 ``current.json`` (atomically), so a crash or a cancel at any moment leaves the last good model in
@@ -21,10 +23,11 @@ import json
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Optional
 
 from musicid_core.config import DEFAULT_FEATURES, FeatureSettings
 from musicid_core.errors import LibraryError, ModelError
+from musicid_core.fingerprint import INDEX_FILE, FingerprintIndex
 from musicid_core.storage import atomic_write_bytes, file_sha256, read_checked_json, write_checked_json
 
 META_SCHEMA = 1
@@ -59,6 +62,10 @@ class BundleMeta:
     history: dict[str, list[float]] = field(default_factory=dict)
     unknown_class: bool = False
     """True when the model has one output more than songs: "not in your library"."""
+    fingerprints_sha256: str = ""
+    """Checksum of ``fingerprints.npz``; empty for bundles without a landmark index."""
+    fingerprint_margin: float = 0.0
+    """Verdict threshold on the landmark margin (``training.fingerprints.calibrate_margin``)."""
 
     def to_dict(self) -> dict[str, Any]:
         data = dict(self.__dict__)
@@ -79,9 +86,13 @@ class ModelBundle:
     model: Any
     labels: list[SongLabel]
     meta: BundleMeta
+    fingerprints: Optional[FingerprintIndex] = None
 
 
-def save_bundle(models_dir: Path, model: Any, labels: list[SongLabel], meta: BundleMeta) -> Path:
+def save_bundle(
+    models_dir: Path, model: Any, labels: list[SongLabel], meta: BundleMeta,
+    fingerprints: Optional[FingerprintIndex] = None,
+) -> Path:
     """Write a complete bundle, then make it current. Returns the bundle folder."""
     models_dir.mkdir(parents=True, exist_ok=True)
     stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%d-%H%M%S-%f")
@@ -94,6 +105,9 @@ def save_bundle(models_dir: Path, model: Any, labels: list[SongLabel], meta: Bun
         atomic_write_bytes(staging / "labels.json", labels_bytes)
         meta.labels_sha256 = file_sha256(staging / "labels.json")
         meta.model_sha256 = file_sha256(staging / "model.keras")
+        if fingerprints is not None:
+            fingerprints.save(staging / INDEX_FILE)
+            meta.fingerprints_sha256 = file_sha256(staging / INDEX_FILE)
         write_checked_json(staging / "meta.json", META_SCHEMA, meta.to_dict())
         staging.rename(final)
     except BaseException:
@@ -132,7 +146,10 @@ def verify_bundle(bundle: Path) -> tuple[BundleMeta, list[SongLabel]]:
     if not bundle.is_dir():
         raise ModelError(f"model bundle {bundle} is missing; train a model first ('musicid train')")
     meta = read_meta(bundle)
-    for name, expected in (("model.keras", meta.model_sha256), ("labels.json", meta.labels_sha256)):
+    checked = [("model.keras", meta.model_sha256), ("labels.json", meta.labels_sha256)]
+    if meta.fingerprints_sha256:
+        checked.append((INDEX_FILE, meta.fingerprints_sha256))
+    for name, expected in checked:
         path = bundle / name
         if not path.is_file():
             raise ModelError(f"model bundle {bundle.name}: {name} is missing")
@@ -160,7 +177,13 @@ def load_bundle(bundle: Path, settings: FeatureSettings = DEFAULT_FEATURES) -> M
     expected_outputs = len(labels) + (1 if meta.unknown_class else 0)
     if model.output_shape[-1] != expected_outputs:
         raise ModelError(f"model bundle {bundle.name}: {model.output_shape[-1]} outputs but {len(labels)} labels")
-    return ModelBundle(bundle, model, labels, meta)
+    fingerprints = None
+    if meta.fingerprints_sha256:
+        try:
+            fingerprints = FingerprintIndex.load(bundle / INDEX_FILE, len(labels))
+        except ModelError as exc:
+            raise ModelError(f"model bundle {bundle.name}: {exc}") from None
+    return ModelBundle(bundle, model, labels, meta, fingerprints)
 
 
 def load_current(models_dir: Path, settings: FeatureSettings = DEFAULT_FEATURES) -> ModelBundle:

@@ -309,6 +309,32 @@ def train_model(songs_dir: Path, model_dir: Path, epochs: int, examples: int, se
                 "validation": {k: round(float(v), 4) for k, v in result.metrics.items()}}
 
 
+def add_landmarks(songs_dir: Path, model_dir: Path) -> dict:
+    """Give a kept model (``--skip-training``) the landmark index and margin that training now
+    builds (``training.fingerprints``), from exactly the shipped excerpt files, in label order."""
+    from musicid_core.audio.decode import load_audio
+    from musicid_core.fingerprint import INDEX_FILE, FingerprintIndex
+    from musicid_core.models import store
+    from musicid_core.storage import file_sha256, write_checked_json
+    from training.fingerprints import calibrate_margin
+    from training.noise_bank import folder_clips, load_negative_bank
+    from musicid_core.resources import default_noise_dir
+
+    by_id = {file_sha256(path)[:12]: path for path in sorted(songs_dir.glob("*.ogg"))}
+    labels = json.loads((model_dir / "labels.json").read_text(encoding="utf-8"))
+    index = FingerprintIndex.build(load_audio(by_id[item["id"]]) for item in labels)
+    meta = store.read_meta(model_dir)
+    calibration = calibrate_margin(index, load_negative_bank().clips, folder_clips(default_noise_dir()))
+    index.save(model_dir / INDEX_FILE)
+    (model_dir / INDEX_FILE).chmod(0o644)
+    meta.fingerprints_sha256 = file_sha256(model_dir / INDEX_FILE)
+    meta.fingerprint_margin = calibration["fingerprint_margin"]
+    meta.metrics.update(calibration)
+    write_checked_json(model_dir / "meta.json", store.META_SCHEMA, meta.to_dict())
+    (model_dir / "meta.json").chmod(0o644)
+    return {k: round(float(v), 2) for k, v in calibration.items()}
+
+
 def write_recordings(originals: dict[str, np.ndarray], rec_dir: Path) -> list[dict]:
     shutil.rmtree(rec_dir, ignore_errors=True)
     rec_dir.mkdir(parents=True)
@@ -404,7 +430,8 @@ def main() -> int:
     parser.add_argument("--examples-per-song", type=int, default=DEFAULT_EXAMPLES_PER_SONG)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--skip-training", action="store_true",
-                        help="keep model/ (only valid if the excerpt files come out byte-identical)")
+                        help="keep model/'s network (only valid if the excerpt files come out byte-identical); "
+                             "its landmark index and margin are rebuilt")
     args = parser.parse_args()
 
     started = time.monotonic()
@@ -423,6 +450,8 @@ def main() -> int:
         labels = {item["id"] for item in json.loads((DEMO / "model" / "labels.json").read_text())}
         if labels != set(ids.values()):
             raise SystemExit("the excerpts changed, so the model must be retrained: drop --skip-training")
+        print("indexing landmarks for the kept model ...", flush=True)
+        training["landmarks"] = add_landmarks(DEMO / "songs", DEMO / "model")
     else:
         print(f"training ({args.epochs} epochs, {args.examples_per_song} examples per song) ...", flush=True)
         training = train_model(DEMO / "songs", DEMO / "model", args.epochs, args.examples_per_song, args.seed)

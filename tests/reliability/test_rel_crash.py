@@ -20,6 +20,7 @@ import pytest
 
 import synth
 from musicid_core.errors import LibraryError, ModelError
+from musicid_core.fingerprint import INDEX_FILE, FingerprintIndex
 from musicid_core.library import Library
 from musicid_core.models import store
 from reliability_helpers import REPO, assert_library_intact, child_env, cli, count, run_and_kill, timed
@@ -150,10 +151,16 @@ def _fake_bundle(models_dir: Path, n_labels: int = 2) -> Path:
 
     labels = [store.SongLabel(f"{i:012x}", f"Song {i}", f"s{i}.wav") for i in range(n_labels)]
     meta = store.BundleMeta(arch="tiny", features=store.DEFAULT_FEATURES)
-    return store.save_bundle(models_dir, FakeModel(), labels, meta)
+    rng = np.random.default_rng()
+    index = FingerprintIndex(
+        rng.integers(0, 2**21, 500).astype(np.uint32), rng.integers(0, n_labels, 500), rng.integers(0, 9000, 500), n_labels
+    )
+    return store.save_bundle(models_dir, FakeModel(), labels, meta, fingerprints=index)
 
 
-@pytest.mark.parametrize("damage", ["model-bytes", "labels-edit", "meta-edit", "meta-missing", "pointer"])
+@pytest.mark.parametrize(
+    "damage", ["model-bytes", "labels-edit", "meta-edit", "meta-missing", "pointer", "fingerprints-bytes", "fingerprints-missing"]
+)
 def test_damaged_current_bundle_is_reported_and_falls_back(damage: str, tmp_path: Path) -> None:
     models = tmp_path / "models"
     previous = _fake_bundle(models)
@@ -173,6 +180,12 @@ def test_damaged_current_bundle_is_reported_and_falls_back(damage: str, tmp_path
         (current / "meta.json").write_text(json.dumps(meta))
     elif damage == "meta-missing":
         (current / "meta.json").unlink()
+    elif damage == "fingerprints-bytes":
+        with (current / INDEX_FILE).open("r+b") as f:
+            f.seek(60)
+            f.write(b"\x00\x01")
+    elif damage == "fingerprints-missing":
+        (current / INDEX_FILE).unlink()
     else:
         (models / store.CURRENT).write_text('{"bundle": "../../etc"}')
     count("model bundle damages injected")

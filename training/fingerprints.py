@@ -1,0 +1,74 @@
+"""The landmark index of a training run, and the verdict margin calibrated for it.
+
+Built after the network is trained, from the same songs in the same (output) order, and saved in
+the same bundle, so the two can never describe different libraries.
+
+The margin threshold is set like the CNN's threshold: from recordings that must be rejected.
+Fragments of the held-out negative music (never anyone's library) of 5, 10 and 20 s go through
+the training augmentation (multi-noise, room loudness, reverb, phone microphone) and are matched;
+the threshold sits above nearly all of their margins. Chance alignments grow with the number of
+songs, so this adapts the threshold to the library instead of fixing one number.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Sequence
+
+import numpy as np
+
+from musicid_core.errors import TrainingCancelled
+from musicid_core.fingerprint import SAMPLE_RATE, FingerprintIndex
+from musicid_core.library import Library, Song
+from training.augment import augment_in_room
+
+MIN_MARGIN = 8.0
+"""Never accept on fewer aligned landmarks beyond the runner-up than this, whatever the calibration
+says: with 20 negative songs the calibration sees only a few hundred impostor recordings."""
+CALIBRATION_LENGTHS_S = (5.0, 10.0, 20.0)
+CALIBRATION_PER_CLIP = 4
+CALIBRATION_PERCENTILE = 99.0
+CALIBRATION_HEADROOM = 2.0
+
+
+def build_index(
+    library: Library, songs: Sequence[Song], progress: Callable[[int, int], None] | None = None,
+    should_stop: Callable[[], bool] = lambda: False,
+) -> FingerprintIndex:
+    """Landmarks of every song, song ``i`` being model output ``i``. Polls ``should_stop`` per song."""
+
+    def audio_of_each_song():
+        for i, song in enumerate(songs):
+            if should_stop():
+                raise TrainingCancelled("training was cancelled; the previous model is still in use")
+            if progress is not None:
+                progress(i, len(songs))
+            yield np.asarray(library.song_audio(song), dtype=np.float32)
+
+    return FingerprintIndex.build(audio_of_each_song())
+
+
+def calibrate_margin(
+    index: FingerprintIndex, negatives: Sequence[np.ndarray], noise: Sequence[np.ndarray], seed: int = 0
+) -> dict[str, float]:
+    """``fingerprint_margin`` (the verdict threshold) and the impostor margins it was set from."""
+    rng = np.random.default_rng(seed)
+    margins = []
+    for clip in negatives:
+        clip = np.asarray(clip, dtype=np.float32)
+        for seconds in CALIBRATION_LENGTHS_S:
+            n = int(seconds * SAMPLE_RATE)
+            if clip.size < n:
+                continue
+            for _ in range(CALIBRATION_PER_CLIP if clip.size > n else 1):
+                start = int(rng.integers(0, clip.size - n + 1))
+                recording = augment_in_room(clip[start : start + n], noise, rng, SAMPLE_RATE) if noise else clip[start : start + n]
+                margins.append(index.match(recording).margin)
+    if not margins:
+        return {"fingerprint_margin": MIN_MARGIN, "fingerprint_impostors": 0.0}
+    percentile = float(np.percentile(margins, CALIBRATION_PERCENTILE))
+    return {
+        "fingerprint_margin": max(MIN_MARGIN, float(np.ceil(percentile + CALIBRATION_HEADROOM))),
+        "fingerprint_impostor_p99": percentile,
+        "fingerprint_impostor_max": float(max(margins)),
+        "fingerprint_impostors": float(len(margins)),
+    }
