@@ -127,3 +127,16 @@ def test_a_margin_for_a_song_the_ranking_does_not_put_first_is_no_match() -> Non
     probabilities = np.array([[0.98, 0.0, 0.0, 0.02, 0.0]] * 3)
     result = decide(probabilities, LABELS, threshold=0.5, landmarks=_landmarks([0, 0, 8, 0]), fingerprint_threshold=8)
     assert result.best.song.title == "song0" and result.verdict == "unknown"
+
+
+def test_long_songs_are_analysed_in_chunks_with_the_whole_songs_whitening_level() -> None:
+    rng = np.random.default_rng(4)
+    chunks = [rng.normal(-3.0, 2.0, size=(fp.MAX_BIN - fp.MIN_BIN, 301)) for _ in range(3)]  # an odd count: one middle
+    exact = np.median(np.concatenate(chunks, axis=1), axis=1)
+    assert np.abs(fp._median_level(iter(chunks)) - exact).max() <= fp.LEVEL_STEP
+    song = np.tile(synth.song(2, seconds=20.0), 3)  # three chunks of analysis
+    frames, bins = fp.spectral_peaks(song, fp.PEAKS_PER_SECOND)
+    seconds = frames // fp.FRAMES_PER_BLOCK
+    assert np.bincount(seconds).max() <= fp.PEAKS_PER_SECOND
+    assert set(range(int(seconds.max()))) <= set(seconds.tolist())  # no gap at chunk boundaries
+    assert len(set(zip(frames.tolist(), bins.tolist()))) == frames.size  # and no peak twice
