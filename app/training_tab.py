@@ -144,7 +144,10 @@ class TrainingTab(QWidget):
             grid.addWidget(QLabel(title + ":"), row, 0)
             grid.addWidget(value, row, 1)
             self.metric_labels[key] = value
-        grid.setRowStretch(len(METRICS) + 1, 1)
+        self.landmark_label = QLabel("")
+        self.landmark_label.setWordWrap(True)
+        grid.addWidget(self.landmark_label, len(METRICS) + 1, 0, 1, 2)
+        grid.setRowStretch(len(METRICS) + 2, 1)
 
         top = QHBoxLayout()
         top.addWidget(setup, 3)
@@ -203,6 +206,7 @@ class TrainingTab(QWidget):
             self.model_summary.setText("No model yet. Add songs in the Library tab, then press Train.")
             for label in self.metric_labels.values():
                 label.setText("—")
+            self.landmark_label.setText("")
             return
         stale = self.service.is_out_of_date()
         self.model_summary.setText(
@@ -214,6 +218,12 @@ class TrainingTab(QWidget):
         for key, label in self.metric_labels.items():
             value = meta.metrics.get(key)
             label.setText(f"{value:.1%}" if isinstance(value, (int, float)) and math.isfinite(value) else "—")
+        self.landmark_label.setText(
+            f"Landmarks of every song are indexed: an answer is a match when at least {meta.fingerprint_margin:.0f} "
+            "more of them line up with the top song than with any other."
+            if meta.fingerprints_sha256 else
+            "No landmark index (a model from an earlier version): answers rest on the network alone. Train again to add it."
+        )
 
     # ----- training
     @property

@@ -123,8 +123,12 @@ def plots(runs: dict[str, list[dict]], scale: list[dict]) -> list[str]:
                 rows = [c for c in r["evaluation"]["conditions"] if c["length_s"] == length]
                 if not rows:
                     continue
-                label = f"{arch} ({r['examples_per_song']}x{r['epochs']})"
+                label = f"{arch} ({r['examples_per_song']}x{r['epochs']}, {recogniser(r)})"
                 ax.plot([c["snr_db"] for c in rows], [100 * c["top1"] for c in rows], marker="o", label=label + " top-1")
+                if "evaluation_cnn_only" in r:
+                    alone = [c for c in r["evaluation_cnn_only"]["conditions"] if c["length_s"] == length]
+                    ax.plot([c["snr_db"] for c in alone], [100 * c["top1"] for c in alone], marker="o", linestyle=":",
+                            label=f"{arch} ({r['examples_per_song']}x{r['epochs']}, CNN alone) top-1")
                 if arch == "fast":
                     ax.plot([c["snr_db"] for c in rows], [100 * c["rejected"] for c in rows if c.get("rejected") is not None]
                             if all(c.get("rejected") is not None for c in rows) else [None] * len(rows),
@@ -145,6 +149,9 @@ def plots(runs: dict[str, list[dict]], scale: list[dict]) -> list[str]:
         n = [r["songs"] for r in scale]
         ax.plot(n, [100 * cond(r, 10, 0).get("top1", float("nan")) for r in scale], marker="o", label="top-1 (10 s, 0 dB)")
         ax.plot(n, [100 * cond(r, 10, 0).get("top5", float("nan")) for r in scale], marker="s", label="top-5")
+        ax.plot(n, [100 * cond(cnn_only(r), 10, 0).get("top1", float("nan")) for r in scale], marker="o", linestyle=":",
+                label="top-1, CNN alone")
+        ax.set_ylim(0, 100)
         ax.set_xlabel("songs in the library")
         ax.set_ylabel("%")
         ax2 = ax.twinx()
@@ -229,7 +236,10 @@ def main() -> int:
       "never training noise.\n"
       "- **Metrics**: top-1/top-5 over enrolled-song queries (ranking, whatever the verdict); "
       "*accepted* = enrolled queries answered `match`; *correct match* = answered `match` with the right "
-      "song first; *unknown rejected* = non-enrolled queries answered `unknown`.\n")
+      "song first; *unknown rejected* = non-enrolled queries answered `unknown`.\n"
+      "- **Recogniser**: *CNN + landmarks* is the app's (`musicid_core/recognizer.py`); runs made since "
+      "landmarks were added also measure the same trained model with the CNN alone, and runs from "
+      "before (*CNN*) had only that.\n")
 
     w("## Headline: 10-s queries at 0 dB SNR, reverb + phone band + codec, 57 songs\n")
     w("| model | recogniser | budget (examples/song x epochs) | top-1 | top-5 | unknown rejected | enrolled accepted | "

@@ -123,7 +123,8 @@ def main() -> int:
         listen.identified.connect(identified.append)
         listen.seconds_spin.setValue(12)
         listen.start_listening()
-        wait_until(lambda: listen._samples > 22050 * 6.5, 60, "listening")
+        # Before the first 5-s window: with landmarks a clear answer can stop listening at ~6 s.
+        wait_until(lambda: listen._samples > 22050 * 4.5, 60, "listening")
         shot("listen-live")
         wait_until(lambda: bool(identified), 60, "identification")
         player.terminate()

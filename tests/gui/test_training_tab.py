@@ -47,13 +47,14 @@ def test_train_tiny_model_through_the_tab(qtbot: Any, trained_dir: Path, make_wi
         assert tab.running and not tab.train_button.isEnabled() and tab.cancel_button.isEnabled()
     gap = watch_loop.stop()
 
-    assert {"dataset", "training"} <= set(stages) and {1, 2} <= epochs_seen, (stages[:5], epochs_seen)
+    assert {"dataset", "training", "fingerprints"} <= set(stages) and {1, 2} <= epochs_seen, (stages[:5], epochs_seen)
     assert tab.progress.value() == 1000
     assert "Done in" in tab.stage_label.text()
     assert len(tab._x) >= 2 and len(tab.loss_curve.getData()[0]) == len(tab._x)
     assert list(tab.val_curve.getData()[0]) == [1.0, 2.0]
     for key in ("accuracy", "precision", "roc_auc", "top5"):
         assert tab.metric_labels[key].text().endswith("%"), key
+    assert "Landmarks of every song are indexed" in tab.landmark_label.text()
     after = current_bundle_path(window.library.models_dir)
     assert after is not None and after != before
     qtbot.waitUntil(lambda: not tab.running, timeout=5000)
