@@ -351,7 +351,7 @@ class ListenTab(QWidget):
     def _is_clear(self, result: Identification) -> bool:
         previous = self._previous
         # Two matches in a row for the same song are clear when the windows agree, or when the
-        # recording's landmarks line up with that song (the verdict already demands a margin).
+        # recording's landmarks or tonal profile single out that song (the verdict demands a margin).
         return (
             result.verdict == "match"
             and (result.agreement >= CLEAR_AGREEMENT or result.fingerprint_margin is not None)

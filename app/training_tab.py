@@ -218,9 +218,13 @@ class TrainingTab(QWidget):
         for key, label in self.metric_labels.items():
             value = meta.metrics.get(key)
             label.setText(f"{value:.1%}" if isinstance(value, (int, float)) and math.isfinite(value) else "—")
+        profiles = (
+            f", or when its tonal profile matches the recording by {meta.profile_margin:.2f} more than any other's"
+            if meta.profile_margin > 0 else ""
+        )
         self.landmark_label.setText(
             f"Landmarks of every song are indexed: an answer is a match when at least {meta.fingerprint_margin:.0f} "
-            "more of them line up with the top song than with any other."
+            f"more of them line up with the top song than with any other{profiles}."
             if meta.fingerprints_sha256 else
             "No landmark index (a model from an earlier version): answers rest on the network alone. Train again to add it."
         )

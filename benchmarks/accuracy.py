@@ -107,6 +107,14 @@ def evaluate(recognizer, queries: dict, id_to_song: dict[str, str], enrolled: se
     }
 
 
+def recogniser_name(bundle) -> str:  # type: ignore[no-untyped-def]
+    """What the app's recogniser combined for this bundle (shown in the report)."""
+    index = bundle.fingerprints
+    if index is None:
+        return "CNN"
+    return "CNN + landmarks + profiles" if index.profiles is not None else "CNN + landmarks"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--arch", default="fast")
@@ -170,7 +178,7 @@ def main(argv: list[str] | None = None) -> int:
     enrolled_ids = {s.song_id for s in enrolled}
     unknown_ids = {s.song_id for s in rest}
     evaluations = {}
-    # The app's recogniser (CNN + landmarks), and the CNN alone for comparison with the method.
+    # The app's recogniser (CNN + fingerprints), and the CNN alone for comparison with the method.
     for key, use_fingerprints in (("evaluation", True), ("evaluation_cnn_only", False)):
         if key == "evaluation_cnn_only" and bundle.fingerprints is None:
             continue
@@ -192,6 +200,7 @@ def main(argv: list[str] | None = None) -> int:
         "epochs": epochs,
         "examples_per_song": examples,
         "seed": args.seed,
+        "recogniser": recogniser_name(bundle),
         "train_seconds": result.seconds,
         "train_cpu_seconds": cpu_seconds,
         "stage_seconds": dict(stage_times),

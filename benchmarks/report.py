@@ -53,8 +53,9 @@ def cond(result: dict, length: int, snr: int) -> dict:
 
 
 def recogniser(r: dict) -> str:
-    """Which recogniser a result measured: runs since landmarks also hold the CNN alone."""
-    return "CNN + landmarks" if "evaluation_cnn_only" in r else "CNN"
+    """Which recogniser a result measured (recorded since tonal profiles; older runs with a CNN-alone
+    evaluation had landmarks)."""
+    return r.get("recogniser") or ("CNN + landmarks" if "evaluation_cnn_only" in r else "CNN")
 
 
 def cnn_only(r: dict) -> dict:
@@ -237,9 +238,9 @@ def main() -> int:
       "- **Metrics**: top-1/top-5 over enrolled-song queries (ranking, whatever the verdict); "
       "*accepted* = enrolled queries answered `match`; *correct match* = answered `match` with the right "
       "song first; *unknown rejected* = non-enrolled queries answered `unknown`.\n"
-      "- **Recogniser**: *CNN + landmarks* is the app's (`musicid_core/recognizer.py`); runs made since "
-      "landmarks were added also measure the same trained model with the CNN alone, and runs from "
-      "before (*CNN*) had only that.\n")
+      "- **Recogniser**: *CNN + landmarks + profiles* is the app's (`musicid_core/recognizer.py`); runs "
+      "made since landmarks were added also measure the same trained model with the CNN alone; runs "
+      "marked *CNN + landmarks* predate tonal profiles, and runs marked *CNN* predate landmarks.\n")
 
     w("## Headline: 10-s queries at 0 dB SNR, reverb + phone band + codec, 57 songs\n")
     w("| model | recogniser | budget (examples/song x epochs) | top-1 | top-5 | unknown rejected | enrolled accepted | "
@@ -375,6 +376,7 @@ def main() -> int:
         for key, label in (("features", "feature extraction, 10-s recording"),
                            ("model_and_verdict", f"model + verdict ({lat['windows']} windows, {lat['arch']})"),
                            ("landmarks", f"landmark matching ({lat.get('index_entries', 0) / 1e6:.1f} M indexed landmarks)"),
+                           ("profiles", f"tonal-profile matching ({lat.get('profile_blocks', 0) / 1e3:.0f} k indexed profiles)"),
                            ("identify_total", "end to end: 10-s recording to ranked top-5")):
             if key not in lat:
                 continue

@@ -4,8 +4,8 @@
 
 * Latency: a 10.0 s simulated recording (0 dB SNR query) through the current model of the
   benchmark library (train it first with ``benchmarks.accuracy``): feature extraction
-  (``recording_windows``), model + verdict (``identify_windows``) and landmark matching
-  (``FingerprintIndex.match``, when the bundle has an index) timed separately, and ``identify``
+  (``recording_windows``), model + verdict (``identify_windows``), landmark matching and
+  tonal-profile matching (when the bundle has them) timed separately, and ``identify``
   end to end; medians over ``--runs`` runs after 3 warm-up runs.
 * Dataset building: ``training.dataset.build_datasets`` on the whole library at a small
   ``--examples-per-song``; throughput = augmented log-mel windows written per second.
@@ -53,6 +53,7 @@ def latency(library_root: Path, runs: int, model: Path | None = None) -> dict:
     from benchmarks.queries import load_queries
     from musicid_core.features import recording_windows
     from musicid_core.models.store import load_bundle, load_current
+    from musicid_core.fingerprint import QUERY_PEAKS_PER_SECOND, central_segment, landmarks, with_time_jitter
     from musicid_core.recognizer import Recognizer
 
     t = time.perf_counter()
@@ -68,16 +69,22 @@ def latency(library_root: Path, runs: int, model: Path | None = None) -> dict:
     gc.collect()
     for _ in range(3):
         recognizer.identify(audio)
-    feats, model_t, landmark_t, total = [], [], [], []
+    feats, model_t, landmark_t, profile_t, total = [], [], [], [], []
     for _ in range(runs):
         t0 = time.perf_counter()
         windows = recording_windows(audio, recognizer.settings)
         t1 = time.perf_counter()
         recognizer.identify_windows(windows, top_k=5)
         t2 = time.perf_counter()
-        if recognizer.fingerprints is not None:
-            recognizer.fingerprints.match(audio)
-            landmark_t.append(time.perf_counter() - t2)
+        index = recognizer.fingerprints
+        if index is not None:
+            segment = central_segment(audio)
+            index.match_landmarks(with_time_jitter(landmarks(segment, QUERY_PEAKS_PER_SECOND)))
+            t3 = time.perf_counter()
+            landmark_t.append(t3 - t2)
+            if index.profiles is not None:
+                index.profiles.match(segment)
+                profile_t.append(time.perf_counter() - t3)
         feats.append(t1 - t0)
         model_t.append(t2 - t1)
     for _ in range(runs):
@@ -94,6 +101,8 @@ def latency(library_root: Path, runs: int, model: Path | None = None) -> dict:
         "features": _stats(feats),
         "model_and_verdict": _stats(model_t),
         **({"landmarks": _stats(landmark_t), "index_entries": int(recognizer.fingerprints.hashes.size)} if landmark_t else {}),
+        **({"profiles": _stats(profile_t), "profile_blocks": recognizer.fingerprints.profiles.blocks}
+           if profile_t else {}),
         "identify_total": _stats(total),
         "tf_threads": [tf.config.threading.get_intra_op_parallelism_threads(),
                        tf.config.threading.get_inter_op_parallelism_threads()],

@@ -11,23 +11,26 @@ handful of chance coincidences spread over many offsets; the right song gives do
 
 The index is built at training time from the library's songs (about 20 s for 57 songs, four hours
 of audio, on a 2-core CPU) and
-stored in the model bundle (``fingerprints.npz``); ``Recognizer`` combines it with the CNN (see
-``recognizer``).
+stored in the model bundle (``fingerprints.npz``), together with the songs' tonal profiles
+(``musicid_core.tonal_profile``: the check that still works when no pair of peaks survives the
+room); ``Recognizer`` combines both with the CNN (see ``recognizer``).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import os
 import zipfile
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import Callable, Iterable, Optional
 
 import numpy as np
 
 from musicid_core.errors import ModelError
+from musicid_core.tonal_profile import ProfileIndex, ProfileMatch, tonal_profiles
 
 SAMPLE_RATE = 22050
 N_FFT = 1024
@@ -128,11 +131,19 @@ def _median_level(chunks: Iterable[np.ndarray]) -> np.ndarray:
     return (low + (middle + 0.5) * LEVEL_STEP).astype(np.float32)
 
 
-def _log_magnitude(audio: np.ndarray) -> np.ndarray:
+def _magnitude(audio: np.ndarray) -> np.ndarray:
     import librosa
 
-    magnitude = np.abs(librosa.stft(audio, n_fft=N_FFT, hop_length=HOP, center=False))[MIN_BIN:MAX_BIN]
-    return np.log(np.maximum(magnitude, 1e-6))
+    return np.abs(librosa.stft(audio, n_fft=N_FFT, hop_length=HOP, center=False))[MIN_BIN:MAX_BIN]
+
+
+def _log_magnitude(audio: np.ndarray) -> np.ndarray:
+    return np.log(np.maximum(_magnitude(audio), 1e-6))
+
+
+def power_spectrum(audio: np.ndarray) -> np.ndarray:
+    """|STFT|^2 over the landmarks' frames and band (``musicid_core.tonal_profile`` shares them)."""
+    return np.square(_magnitude(audio))
 
 
 def _chunk_peaks(
@@ -222,6 +233,8 @@ class FingerprintMatch:
     counts: np.ndarray  # (n_songs,) int
     offsets: np.ndarray  # (n_songs,) frame offset of the best alignment
     query_hashes: int
+    profiles: Optional[ProfileMatch] = None
+    """The tonal-profile comparison of the same segment; None for indexes stored without profiles."""
 
     @property
     def best(self) -> int:
@@ -239,14 +252,19 @@ class FingerprintMatch:
 
 class FingerprintIndex:
     """All landmarks of the library, sorted by hash, with a table of where each hash starts, so a
-    lookup is two array reads instead of a binary search (16 MB for the 2^21 hashes)."""
+    lookup is two array reads instead of a binary search (16 MB for the 2^21 hashes); and, for
+    indexes built since they exist, the songs' tonal profiles (``musicid_core.tonal_profile``)."""
 
-    def __init__(self, hashes: np.ndarray, songs: np.ndarray, times: np.ndarray, n_songs: int) -> None:
+    def __init__(
+        self, hashes: np.ndarray, songs: np.ndarray, times: np.ndarray, n_songs: int,
+        profiles: Optional[ProfileIndex] = None,
+    ) -> None:
         order = np.argsort(hashes, kind="stable")
         self.hashes = np.ascontiguousarray(hashes[order], dtype=np.uint32)
         self.songs = np.ascontiguousarray(songs[order], dtype=np.int32)
         self.times = np.ascontiguousarray(times[order], dtype=np.int32)
         self.n_songs = int(n_songs)
+        self.profiles = profiles
         self._starts = np.searchsorted(self.hashes, np.arange(HASH_SPACE + 1, dtype=np.int64)).astype(np.int64)
 
     @classmethod
@@ -256,7 +274,7 @@ class FingerprintIndex:
         Songs are analysed a few at a time on all cores (the STFT, filters and sorts release the
         GIL), and only that many are held in memory at once."""
         workers = max(1, min(4, os.cpu_count() or 1))
-        all_h, all_s, all_t = [], [], []
+        all_h, all_s, all_t, all_p = [], [], [], []
         n = 0
         songs = iter(songs_audio)
         with ThreadPoolExecutor(max_workers=workers) as pool:
@@ -264,7 +282,9 @@ class FingerprintIndex:
                 batch = [np.asarray(audio, dtype=np.float32) for audio in itertools.islice(songs, workers)]
                 if not batch:
                     break
-                for marks in pool.map(lambda audio: landmarks(audio, PEAKS_PER_SECOND), batch):
+                analysed = pool.map(lambda audio: (landmarks(audio, PEAKS_PER_SECOND), tonal_profiles(audio)), batch)
+                for marks, profiles in analysed:
+                    all_p.append(profiles)
                     all_h.append(marks.hashes)
                     all_t.append(marks.times)
                     all_s.append(np.full(marks.hashes.size, n, dtype=np.int32))
@@ -273,11 +293,15 @@ class FingerprintIndex:
                         progress(n)
         if n == 0:
             raise ValueError("no songs to index")
-        return cls(np.concatenate(all_h), np.concatenate(all_s), np.concatenate(all_t), n)
+        return cls(np.concatenate(all_h), np.concatenate(all_s), np.concatenate(all_t), n, ProfileIndex.from_songs(all_p))
 
     def match(self, audio: np.ndarray) -> FingerprintMatch:
-        marks = landmarks(central_segment(np.asarray(audio, dtype=np.float32)), QUERY_PEAKS_PER_SECOND)
-        return self.match_landmarks(with_time_jitter(marks))
+        """Landmarks and (when indexed) tonal profiles of the recording's middle ``MATCH_SECONDS``."""
+        segment = central_segment(np.asarray(audio, dtype=np.float32))
+        found = self.match_landmarks(with_time_jitter(landmarks(segment, QUERY_PEAKS_PER_SECOND)))
+        if self.profiles is None:
+            return found
+        return dataclasses.replace(found, profiles=self.profiles.match(segment))
 
     def match_landmarks(self, query: Landmarks) -> FingerprintMatch:
         counts = np.zeros(self.n_songs, dtype=np.int64)
@@ -321,8 +345,9 @@ class FingerprintIndex:
     def save(self, path: Path) -> None:
         """Compressed: sorted hashes and small song numbers pack well (about a third of raw size)."""
         songs = self.songs.astype(np.uint16) if self.n_songs <= np.iinfo(np.uint16).max else self.songs
+        extra = self.profiles.arrays() if self.profiles is not None else {}
         with open(path, "wb") as f:
-            np.savez_compressed(f, hashes=self.hashes, songs=songs, times=self.times, n_songs=np.array([self.n_songs]))
+            np.savez_compressed(f, hashes=self.hashes, songs=songs, times=self.times, n_songs=np.array([self.n_songs]), **extra)
 
     @classmethod
     def load(cls, path: Path, n_songs: int) -> "FingerprintIndex":
@@ -331,6 +356,7 @@ class FingerprintIndex:
             with np.load(path, allow_pickle=False) as data:
                 hashes, songs, times = data["hashes"], data["songs"], data["times"]
                 stored = int(data["n_songs"][0])
+                profile_arrays = (data["profiles"], data["profile_song_starts"]) if "profiles" in data.files else None
         except (OSError, ValueError, KeyError, IndexError, EOFError, zipfile.BadZipFile) as exc:
             raise ModelError(f"{path.name} cannot be read ({str(exc)[:120]})") from None
         if stored != n_songs or not (hashes.shape == songs.shape == times.shape) or hashes.ndim != 1:
@@ -339,4 +365,5 @@ class FingerprintIndex:
             raise ModelError(f"{path.name} holds non-integer landmarks")
         if songs.size and (songs.min() < 0 or songs.max() >= n_songs):
             raise ModelError(f"{path.name} refers to songs the model does not have")
-        return cls(hashes, songs, times, n_songs)
+        profiles = ProfileIndex.from_arrays(*profile_arrays, n_songs, path.name) if profile_arrays else None
+        return cls(hashes, songs, times, n_songs, profiles)

@@ -1,22 +1,24 @@
-"""Recognition: the method's sliding-window CNN ensemble, checked against the songs' landmarks.
+"""Recognition: the method's sliding-window CNN ensemble, checked against the songs' recordings.
 
 Ranking. A recording is cut into 256-frame windows every 51 frames; the model gives a
 probability vector per window; the vectors are averaged (the method sums them; averaging ranks
-identically and keeps scores in 0..1). When the bundle holds a landmark index
-(``musicid_core.fingerprint``), the recording's landmarks are matched too, and each song's score
-becomes ``p_song * e^(aligned landmarks)``, normalised: the CNN's belief as the prior, every
-landmark that lines up at one time offset as one unit of log-evidence that this very recording
-is playing. The "not in your library" hypothesis is credited with the runner-up song's landmarks,
-which is what chance alignments give a foreign recording. Ties in landmark evidence leave the
-CNN's order; a clear landmark winner overrides it.
+identically and keeps scores in 0..1). When the bundle holds a fingerprint index
+(``musicid_core.fingerprint``), the recording's landmarks and tonal profiles
+(``musicid_core.tonal_profile``) are matched too, and each song's score becomes
+``p_song * e^(aligned landmarks + PROFILE_WEIGHT * profile similarity)``, normalised: the CNN's
+belief as the prior, every landmark that lines up at one time offset, and every hundredth of
+aligned-profile similarity (times three), as log-evidence that this very recording is playing.
+The "not in your library" hypothesis is credited with the runner-up song's landmarks and
+similarity, which is what chance gives a foreign recording. Ties in that evidence leave the CNN's
+order; a clear winner overrides it.
 
-Verdict, with a landmark index: ``match`` when the top song's aligned landmarks exceed the
-runner-up's by the bundle's calibrated ``fingerprint_margin`` (``training.fingerprints``).
-Benchmarks showed the CNN alone cannot reject unknown music (about half of it passed any
-threshold that kept most right answers), while landmarks of a recording that is not in the
-library line up with no song.
+Verdict, with a fingerprint index: ``match`` when the top song leads the runner-up by the bundle's
+calibrated ``fingerprint_margin`` in aligned landmarks, or by its ``profile_margin`` in profile
+similarity (``training.fingerprints``). Benchmarks showed the CNN alone cannot reject unknown
+music (about half of it passed any threshold that kept most right answers), while a recording
+that is not in the library lines up with no song.
 
-Verdict, without an index (bundles trained before it existed, the compact demo model): the
+Verdict, without an index (bundles trained before it existed): the
 model has one output more than songs, "not in your library", trained on real music that is
 nobody's library (``resources/negatives``) and on noise without music (``training.dataset``).
 The answer is ``match`` when
@@ -48,6 +50,10 @@ MIN_AGREEMENT = 0.5
 PROBABILITY_FLOOR = 1e-4
 """Added to CNN probabilities before their log: a song the CNN all but excluded can still win on
 landmarks (about 9 aligned landmarks beyond the others overcome it)."""
+PROFILE_WEIGHT = 300.0
+"""Log-evidence per unit of profile similarity. A playing song typically leads foreign ones by
+0.1-0.3 (30-90 nats, enough to overrule the CNN), chance differences are a few hundredths. The
+benchmark ranked equally well with 100 and 300 (``benchmarks/analysis.md``)."""
 
 
 @dataclass(frozen=True)
@@ -67,6 +73,8 @@ class Identification:
     """Averaged probability of "not in your library" (0 for models without that output)."""
     fingerprint_margin: Optional[int] = None
     """Aligned landmarks of the top song beyond the runner-up's; None without a landmark index."""
+    profile_margin: Optional[float] = None
+    """Tonal-profile similarity of the top song beyond the runner-up's; None without profiles."""
 
     @property
     def best(self) -> Match:
@@ -90,6 +98,7 @@ class Recognizer:
         self.threshold = float(bundle.meta.threshold)
         self.fingerprints = bundle.fingerprints if use_fingerprints else None
         self.fingerprint_threshold = float(bundle.meta.fingerprint_margin)
+        self.profile_threshold = float(bundle.meta.profile_margin)
         self._predict = _compiled_predict(bundle.model)
 
     def window_probabilities(self, windows: np.ndarray) -> np.ndarray:
@@ -104,7 +113,8 @@ class Recognizer:
         windows = recording_windows(audio, self.settings)
         landmarks = self.fingerprints.match(audio) if self.fingerprints is not None else None
         return decide(
-            self.window_probabilities(windows), self.labels, self.threshold, top_k, landmarks, self.fingerprint_threshold
+            self.window_probabilities(windows), self.labels, self.threshold, top_k, landmarks,
+            self.fingerprint_threshold, self.profile_threshold,
         )
 
     def identify_windows(self, windows: np.ndarray, top_k: int = 5) -> Identification:
@@ -115,8 +125,9 @@ class Recognizer:
 def decide(
     probabilities: np.ndarray, labels: list[SongLabel], threshold: float, top_k: int = 5,
     landmarks: Optional[FingerprintMatch] = None, fingerprint_threshold: float = 0.0,
+    profile_threshold: float = 0.0,
 ) -> Identification:
-    """Ensemble per-window probabilities, combine them with the landmark evidence when given, rank
+    """Ensemble per-window probabilities, combine them with the fingerprint evidence when given, rank
     the songs and give the verdict (module docstring).
 
     ``probabilities`` has one column per song, plus a last "not in your library" column when
@@ -130,27 +141,39 @@ def decide(
     order = np.argsort(-scores, kind="stable")[: max(1, top_k)]
     top = int(order[0])
     agreement = float(np.mean(probabilities.argmax(axis=1) == top))
+    profiles = landmarks.profiles if landmarks is not None else None
     if landmarks is not None:
         confident = landmarks.best == top and landmarks.margin >= fingerprint_threshold
+        if profiles is not None and profile_threshold > 0:
+            confident = confident or (profiles.best == top and profiles.margin >= profile_threshold)
     else:
         confident = scores[top] >= threshold and scores[top] > unknown_score and agreement >= MIN_AGREEMENT
     matches = [Match(labels[i], float(scores[i])) for i in order]
     return Identification(
         "match" if confident else "unknown", matches, len(probabilities), agreement, unknown_score,
         landmarks.margin if landmarks is not None else None,
+        round(profiles.margin, 4) if profiles is not None else None,
     )
 
 
 def _with_landmarks(scores: np.ndarray, unknown_score: float, landmarks: FingerprintMatch) -> tuple[np.ndarray, float]:
-    """Posterior-like scores: CNN probability times e^(aligned landmarks), normalised together with
-    "not in your library", which is credited with the runner-up's landmarks (chance level)."""
-    counts = landmarks.counts.astype(np.float64)
-    chance = float(np.partition(counts, -2)[-2]) if counts.size >= 2 else 0.0
-    log_scores = np.log(np.append(scores, unknown_score) + PROBABILITY_FLOOR) + np.append(counts, chance)
+    """Posterior-like scores: CNN probability times e^(landmark and profile evidence), normalised
+    together with "not in your library", which is credited with the runner-up's (chance level)."""
+    evidence = landmarks.counts.astype(np.float64)
+    chance = _runner_up(evidence)
+    if landmarks.profiles is not None:
+        similarity = PROFILE_WEIGHT * landmarks.profiles.similarity
+        evidence = evidence + similarity
+        chance += _runner_up(similarity)
+    log_scores = np.log(np.append(scores, unknown_score) + PROBABILITY_FLOOR) + np.append(evidence, chance)
     log_scores -= log_scores.max()
     posterior = np.exp(log_scores)
     posterior /= posterior.sum()
     return posterior[:-1], float(posterior[-1])
+
+
+def _runner_up(values: np.ndarray) -> float:
+    return float(np.partition(values, -2)[-2]) if values.size >= 2 else 0.0
 
 
 def _compiled_predict(model: Any) -> Any:

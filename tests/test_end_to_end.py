@@ -9,6 +9,7 @@ import synth
 from musicid_core.errors import RecordingTooShortError
 from musicid_core.models.store import load_current, read_meta
 from musicid_core.recognizer import Recognizer
+from training.fingerprints import MIN_PROFILE_MARGIN
 
 
 @pytest.fixture(scope="module")
@@ -34,6 +35,17 @@ def test_landmarks_decide_the_verdict_of_a_model_with_an_index(recognizer: Recog
     result = recognizer.identify(excerpt)
     assert result.verdict == "match" and result.fingerprint_margin is not None
     assert result.fingerprint_margin >= recognizer.fingerprint_threshold
+
+
+def test_the_bundle_carries_tonal_profiles_with_a_calibrated_margin(trained_library, recognizer: Recognizer) -> None:  # type: ignore[no-untyped-def]
+    _, result = trained_library
+    meta = read_meta(result.bundle)
+    assert meta.profile_margin >= max(MIN_PROFILE_MARGIN, meta.metrics["profile_impostor_p99"])
+    assert recognizer.profile_threshold == meta.profile_margin
+    assert recognizer.fingerprints.profiles is not None and recognizer.fingerprints.profiles.n_songs == synth.N_SONGS
+    excerpt = synth.noisy_excerpt(1, start_s=3.0, seconds=8.0, rng=np.random.default_rng(4), snr_db=0.0)
+    answer = recognizer.identify(excerpt)
+    assert answer.best.song.title == "song1" and answer.profile_margin is not None and answer.profile_margin > 0
 
 
 @pytest.mark.parametrize("index", range(synth.N_SONGS))

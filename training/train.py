@@ -115,7 +115,7 @@ def train(
         metrics = evaluate_windows(model, data)
         index = build_index(
             library, data.songs,
-            progress=lambda i, n: report(TrainProgress("fingerprints", i / n, f"Indexing landmarks: song {i + 1} of {n}")),
+            progress=lambda i, n: report(TrainProgress("fingerprints", i / n, f"Fingerprinting: song {i + 1} of {n}")),
             should_stop=should_stop,
         )
         metrics.update(calibrate_margin(index, negatives.clips, noise.split()[1], options.seed))
@@ -131,6 +131,7 @@ def train(
             epochs=len(history.get("loss", [])), examples_per_song=options.examples_per_song,
             train_seconds=round(elapsed, 1), metrics=metrics, threshold=metrics["threshold"], history=history,
             unknown_class=True, fingerprint_margin=metrics["fingerprint_margin"],
+            profile_margin=metrics.get("profile_margin", 0.0),
         )
         labels = [SongLabel(s.id, s.title, s.source, s.artist) for s in data.songs]
         bundle = save_bundle(library.models_dir, model, labels, meta, fingerprints=index)

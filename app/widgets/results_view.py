@@ -73,6 +73,7 @@ class ResultsView(QWidget):
             f"{state} · {seconds:.1f} s analysed in {result.windows} window{'s' * (result.windows != 1)},"
             f" {result.agreement:.0%} agree"
             + (f" · landmark margin {result.fingerprint_margin}" if result.fingerprint_margin is not None else "")
+            + (f" · profile margin {result.profile_margin:.2f}" if result.profile_margin is not None else "")
         )
         self.clear_rows()
         for index, match in enumerate(result.matches[:ROWS]):

@@ -4,8 +4,8 @@ A bundle is a folder ``models/<name>/`` holding ``model.keras`` (Keras v3 format
 ``safe_mode=True`` so no code from it runs), ``labels.json`` (the songs, in output order) and
 ``meta.json`` (architecture, feature settings, validation metrics, verdict threshold, and the
 SHA-256 of the other files), and, for models trained since landmark fingerprints were added,
-``fingerprints.npz`` (the songs' landmark index, see ``musicid_core.fingerprint``; loaded without
-pickles). ``models/current.json`` names the bundle in use.
+``fingerprints.npz`` (the songs' landmark index and, since they were added, tonal profiles, see
+``musicid_core.fingerprint``; loaded without pickles). ``models/current.json`` names the bundle in use.
 
 Saving builds the new bundle in a hidden folder, renames it into place, and only then replaces
 ``current.json`` (atomically), so a crash or a cancel at any moment leaves the last good model in
@@ -66,6 +66,8 @@ class BundleMeta:
     """Checksum of ``fingerprints.npz``; empty for bundles without a landmark index."""
     fingerprint_margin: float = 0.0
     """Verdict threshold on the landmark margin (``training.fingerprints.calibrate_margin``)."""
+    profile_margin: float = 0.0
+    """Verdict threshold on the tonal-profile margin; 0 for bundles without profiles."""
 
     def to_dict(self) -> dict[str, Any]:
         data = dict(self.__dict__)

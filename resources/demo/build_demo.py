@@ -310,8 +310,8 @@ def train_model(songs_dir: Path, model_dir: Path, epochs: int, examples: int, se
 
 
 def add_landmarks(songs_dir: Path, model_dir: Path) -> dict:
-    """Give a kept model (``--skip-training``) the landmark index and margin that training now
-    builds (``training.fingerprints``), from exactly the shipped excerpt files, in label order."""
+    """Give a kept model (``--skip-training``) the fingerprint index (landmarks and tonal profiles)
+    and margins that training now builds (``training.fingerprints``), from exactly the shipped excerpt files, in label order."""
     from musicid_core.audio.decode import load_audio
     from musicid_core.fingerprint import INDEX_FILE, FingerprintIndex
     from musicid_core.models import store
@@ -329,6 +329,7 @@ def add_landmarks(songs_dir: Path, model_dir: Path) -> dict:
     (model_dir / INDEX_FILE).chmod(0o644)
     meta.fingerprints_sha256 = file_sha256(model_dir / INDEX_FILE)
     meta.fingerprint_margin = calibration["fingerprint_margin"]
+    meta.profile_margin = calibration.get("profile_margin", 0.0)
     meta.metrics.update(calibration)
     write_checked_json(model_dir / "meta.json", store.META_SCHEMA, meta.to_dict())
     (model_dir / "meta.json").chmod(0o644)

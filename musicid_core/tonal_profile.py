@@ -1,0 +1,171 @@
+"""Tonal profiles: the aligned-spectrum check that survives where landmarks do not.
+
+Landmarks (``musicid_core.fingerprint``) need two spectral peaks of the recording to survive the
+room together. Under loud chatter at 0 dB, most failing benchmark queries were sustained music
+(pads, held chords): its partials are horizontal lines whose local maxima fall wherever the noise
+puts them, so no peak pair survives and the aligned landmark count sat at chance level. The lines
+themselves are still there. A tonal profile keeps exactly them: the power spectrum averaged over
+half a second, with its smooth envelope (a 9-bin local mean of the log power) removed, so what
+remains is which partials stand out, not how loud or how coloured the room is. Each half-second
+block is a unit vector; a recording is compared with every song at every block offset by the
+mean cosine of its aligned blocks (one matrix product over the whole library).
+
+On the 57-song benchmark (10-s queries, 0 dB, reverb, phone band, codec) the profile alone put
+the right song first in 98 % of queries (landmarks alone: 93 %); foreign recordings led the
+runner-up by under 0.06, about 90 % of the right songs by 0.1 or more.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import ndimage
+
+from musicid_core.errors import ModelError
+
+BLOCK_FRAMES = 44
+"""Half a second of STFT frames (1024/256 at 22050 Hz, the landmarks' frames) per profile."""
+BLOCK_HOP = 22
+"""Songs' profiles every quarter second: a recording's blocks fall at most 1/8 s off a song's."""
+QUERY_STRIDE = 2
+"""A recording's profiles are taken every ``QUERY_STRIDE`` song hops (half a second: its blocks
+just tile it), which halves the matching work; offsets are still tried every quarter second."""
+GAP_BLOCKS = 128
+"""Zero profiles between songs in memory, so a recording laid over a song's end meets silence
+instead of the next song: recordings are compared on at most their middle 128 song hops (32 s;
+the recogniser passes at most 20 s)."""
+ENVELOPE_BINS = 9
+"""Width (bins, 21.5 Hz each) of the local mean removed: wider than a partial, narrower than a formant."""
+QUANTISATION = 256.0
+"""Profiles are stored as int8 of value x 256 (components of a unit vector over 249 bins rarely
+exceed 0.3; the step of 0.004 changes no score by more than rounding)."""
+CHUNK_BLOCKS = 80
+"""Blocks computed at once (20 s): a long song's spectrum is never held whole."""
+
+
+def tonal_profiles(audio: np.ndarray, hop: int = BLOCK_HOP) -> np.ndarray:
+    """(blocks, bins) unit-norm profiles every ``hop`` frames of a mono 22050-Hz signal; no rows
+    when it is shorter than one block."""
+    from musicid_core.fingerprint import HOP, MAX_BIN, MIN_BIN, N_FFT, power_spectrum
+
+    audio = np.asarray(audio, dtype=np.float32)
+    frames = 0 if audio.size < N_FFT else 1 + (audio.size - N_FFT) // HOP
+    blocks = 0 if frames < BLOCK_FRAMES else 1 + (frames - BLOCK_FRAMES) // hop
+    parts = [np.zeros((0, MAX_BIN - MIN_BIN), np.float32)]
+    for first in range(0, blocks, CHUNK_BLOCKS):
+        count = min(CHUNK_BLOCKS, blocks - first)
+        lo = first * hop
+        hi = lo + (count - 1) * hop + BLOCK_FRAMES
+        parts.append(_block_profiles(power_spectrum(audio[lo * HOP : (hi - 1) * HOP + N_FFT]), count, hop))
+    return np.concatenate(parts)
+
+
+def _block_profiles(power: np.ndarray, count: int, hop: int = BLOCK_HOP) -> np.ndarray:
+    running = np.concatenate([np.zeros((power.shape[0], 1)), np.cumsum(power, axis=1, dtype=np.float64)], axis=1)
+    starts = np.arange(count) * hop
+    log_power = np.log((running[:, starts + BLOCK_FRAMES] - running[:, starts]) / BLOCK_FRAMES + 1e-10)
+    contrast = log_power - ndimage.uniform_filter1d(log_power, ENVELOPE_BINS, axis=0, mode="nearest")
+    contrast -= contrast.mean(axis=0, keepdims=True)
+    contrast /= np.linalg.norm(contrast, axis=0, keepdims=True) + 1e-9
+    return contrast.T.astype(np.float32)
+
+
+@dataclass(frozen=True)
+class ProfileMatch:
+    """Each song's best mean cosine between the recording's profiles and its own, aligned."""
+
+    similarity: np.ndarray  # (n_songs,) float
+
+    @property
+    def best(self) -> int:
+        return int(np.argmax(self.similarity))
+
+    @property
+    def margin(self) -> float:
+        """Best song's similarity beyond the runner-up's: foreign music resembles several songs
+        about equally (under 0.07 on the benchmark), a song that is playing stands out."""
+        if self.similarity.size < 2:
+            return float(self.similarity.max(initial=0.0))
+        top_two = np.partition(self.similarity, -2)[-2:]
+        return float(top_two[1] - top_two[0])
+
+
+class ProfileIndex:
+    """Every song's profiles (song ``i`` = model output ``i``), kept in memory as float32 for the
+    matrix product, with ``GAP_BLOCKS`` zero rows after each song (about 1 MB per 4 minutes of
+    song). Stored transposed, (bins, rows): the product streams the whole matrix from memory once
+    per recording, and reading it contiguously made it 1.6x faster (12 -> 7 ms for 57 songs)."""
+
+    def __init__(self, profiles: np.ndarray, song_starts: np.ndarray) -> None:
+        song_starts = np.asarray(song_starts, dtype=np.int64)
+        self.n_songs = song_starts.size - 1
+        self.bins = profiles.shape[1]
+        lengths = np.diff(song_starts)
+        # Song k's rows sit at padded_starts[k] .. padded_starts[k] + lengths[k], zeros follow.
+        self.padded_starts = np.concatenate([[0], np.cumsum(lengths + GAP_BLOCKS)])[:-1]
+        self.lengths = lengths
+        self._padded_t = np.zeros((self.bins, int(lengths.sum()) + GAP_BLOCKS * self.n_songs), np.float32)
+        for k in range(self.n_songs):
+            rows = profiles[song_starts[k] : song_starts[k + 1]]
+            self._padded_t[:, self.padded_starts[k] : self.padded_starts[k] + lengths[k]] = rows.T
+
+    @classmethod
+    def from_songs(cls, per_song: list[np.ndarray]) -> "ProfileIndex":
+        starts = np.concatenate([[0], np.cumsum([p.shape[0] for p in per_song])])
+        return cls(np.concatenate(per_song), starts)
+
+    @property
+    def blocks(self) -> int:
+        return int(self.lengths.sum())
+
+    def match(self, audio: np.ndarray) -> ProfileMatch:
+        """Similarity of a recording (the caller passes the segment to match) to every song."""
+        return self.match_profiles(tonal_profiles(audio, BLOCK_HOP * QUERY_STRIDE))
+
+    def match_profiles(self, query: np.ndarray) -> ProfileMatch:
+        """``query``: profiles every ``QUERY_STRIDE`` song hops. Each song's score is its best
+        offset's mean cosine over the query's blocks; blocks laid past a song's end meet the zero
+        rows and add nothing, so a song shorter than the recording is scored on their overlap."""
+        similarity = np.zeros(self.n_songs)
+        longest = GAP_BLOCKS // QUERY_STRIDE
+        if query.shape[0] > longest:
+            first = (query.shape[0] - longest) // 2
+            query = query[first : first + longest]
+        n_query = query.shape[0]
+        if n_query == 0 or self.blocks == 0 or query.shape[1] != self.bins:
+            return ProfileMatch(similarity)
+        products = query @ self._padded_t  # (query blocks, padded library rows)
+        total = products[0].copy()
+        for r in range(1, n_query):
+            shift = QUERY_STRIDE * r
+            total[:-shift] += products[r, shift:]
+        total /= n_query
+        # Each song's best start among its own rows (a start in the gap would overlap the next song).
+        nonempty = self.lengths > 0
+        bounds = np.stack([self.padded_starts, self.padded_starts + self.lengths], axis=1)[nonempty].ravel()
+        similarity[nonempty] = np.maximum.reduceat(total, bounds)[::2]
+        return ProfileMatch(similarity)
+
+    def unpadded(self) -> tuple[np.ndarray, np.ndarray]:
+        """(profiles of all songs one after another, song start rows): the stored form."""
+        rows = [self._padded_t[:, s : s + n].T for s, n in zip(self.padded_starts, self.lengths)]
+        starts = np.concatenate([[0], np.cumsum(self.lengths)])
+        return (np.concatenate(rows) if rows else np.zeros((0, self.bins), np.float32)), starts
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        """What ``fingerprints.npz`` stores: int8 profiles (a quarter of float32) and song starts."""
+        profiles, starts = self.unpadded()
+        quantised = np.clip(np.round(profiles * QUANTISATION), -127, 127).astype(np.int8)
+        return {"profiles": quantised, "profile_song_starts": starts}
+
+    @classmethod
+    def from_arrays(cls, profiles: np.ndarray, song_starts: np.ndarray, n_songs: int, name: str) -> "ProfileIndex":
+        """Rebuild from stored arrays, refusing any that do not describe ``n_songs`` songs."""
+        if profiles.dtype != np.int8 or profiles.ndim != 2 or song_starts.ndim != 1:
+            raise ModelError(f"{name} holds tonal profiles of the wrong type or shape")
+        if not np.issubdtype(song_starts.dtype, np.integer) or song_starts.size != n_songs + 1:
+            raise ModelError(f"{name} holds tonal profiles for another number of songs")
+        if song_starts[0] != 0 or song_starts[-1] != profiles.shape[0] or np.any(np.diff(song_starts) < 0):
+            raise ModelError(f"{name} holds inconsistent tonal profile offsets")
+        return cls(profiles.astype(np.float32) / QUANTISATION, song_starts)
