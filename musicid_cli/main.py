@@ -273,6 +273,10 @@ def _print_metrics(metrics: dict[str, Any]) -> None:
         print(f"verdict: landmark margin {metrics['fingerprint_margin']:.0f} (foreign recordings reached "
               f"{metrics.get('fingerprint_impostor_p99', 0):.1f} at the 99th percentile, "
               f"{metrics.get('fingerprint_impostor_max', 0):.0f} at most, over {metrics['fingerprint_impostors']:.0f})")
+    if "profile_margin" in metrics:
+        print(f"verdict: or profile margin {metrics['profile_margin']:.3f} (foreign recordings reached "
+              f"{metrics.get('profile_impostor_p99', 0):.3f} at the 99th percentile, "
+              f"{metrics.get('profile_impostor_max', 0):.3f} at most)")
     if "threshold" in metrics and "unknown_rejected" in metrics:
         label = "network-only verdict" if "fingerprint_margin" in metrics else "verdict"
         print(f"{label}: threshold {metrics['threshold']:.3f}; held-out strangers answered unknown "

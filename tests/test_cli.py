@@ -67,5 +67,5 @@ def test_evaluate_prints_metrics(trained_library) -> None:  # type: ignore[no-un
     library, _ = trained_library
     result = run("--data-dir", str(library.root), "evaluate")
     assert result.returncode == 0
-    for word in ("accuracy", "precision", "ROC AUC", "top-5"):
+    for word in ("accuracy", "precision", "ROC AUC", "top-5", "landmark margin", "profile margin"):
         assert word in result.stdout
