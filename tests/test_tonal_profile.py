@@ -95,6 +95,16 @@ def test_a_song_shorter_than_the_recording_is_scored_on_their_overlap() -> None:
     assert match.best == 1 and 0.2 < match.similarity[1] < 0.6  # about 4 s of 10 line up
 
 
+def test_a_song_too_short_for_one_block_is_never_the_answer() -> None:
+    tiny = tp.tonal_profiles(pad(3)[: int(0.3 * synth.SR)])
+    assert tiny.shape == (0, fp.MAX_BIN - fp.MIN_BIN)
+    index = tp.ProfileIndex.from_songs([tp.tonal_profiles(pad(0)), tiny, tp.tonal_profiles(pad(1))])
+    match = index.match(pad(1)[: 8 * synth.SR])
+    assert match.best == 2 and match.similarity[1] == 0.0
+    restored = tp.ProfileIndex.from_arrays(*index.arrays().values(), 3, "test")
+    assert np.allclose(restored.match(pad(1)[: 8 * synth.SR]).similarity, match.similarity, atol=0.01)
+
+
 def test_profiles_round_trip_through_the_index_file(index: fp.FingerprintIndex, tmp_path: Path) -> None:
     path = tmp_path / fp.INDEX_FILE
     index.save(path)
