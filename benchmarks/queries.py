@@ -39,8 +39,9 @@ EXCERPTS_NOT_ENROLLED = 4
 SR = 22050
 
 
-def queries_path() -> Path:
-    return bench_cache() / f"queries-v{VERSION}.npz"
+def queries_path(salt: str = "") -> Path:
+    """The main query set, or (``salt``) a second one with other offsets, noise and rooms."""
+    return bench_cache() / (f"queries-v{VERSION}-{salt}.npz" if salt else f"queries-v{VERSION}.npz")
 
 
 def synthetic_query_noise_dir() -> Path:
@@ -63,7 +64,7 @@ def _seed(*parts: object) -> int:
     return zlib.crc32("/".join(map(str, parts)).encode())
 
 
-def build(path: Path) -> None:
+def build(path: Path, salt: str = "", snrs: tuple[int, ...] = SNRS) -> None:
     from benchmarks.simulate import resample, simulate_recording
     from musicid_core.audio.decode import load_audio
 
@@ -80,10 +81,11 @@ def build(path: Path) -> None:
         n_excerpts = EXCERPTS_ENROLLED if song.song_id in enrolled_ids else EXCERPTS_NOT_ENROLLED
         for e in range(n_excerpts):
             n = int(round(max(LENGTHS) * SR))
-            offset = int(np.random.default_rng(_seed(song.song_id, e)).integers(0, clean_song.size - n))
+            salted = (salt,) if salt else ()
+            offset = int(np.random.default_rng(_seed(*salted, song.song_id, e)).integers(0, clean_song.size - n))
             clean = clean_song[offset : offset + n]
-            for snr in SNRS:
-                rng = np.random.default_rng(_seed(song.song_id, e, snr))
+            for snr in snrs:
+                rng = np.random.default_rng(_seed(*salted, song.song_id, e, snr))
                 codec = CODEC_ROTATION[count % len(CODEC_ROTATION)]
                 audio, rate = simulate_recording(clean, SR, noise, float(snr), rng, codec=codec)
                 back = resample(audio.astype(np.float64), rate, SR)
@@ -109,9 +111,9 @@ def build(path: Path) -> None:
     print(f"wrote {path}: {count} recordings in {time.monotonic() - started:.0f} s", flush=True)
 
 
-def load_queries(wait_s: float = 3600) -> dict:
+def load_queries(wait_s: float = 3600, salt: str = "", snrs: tuple[int, ...] = SNRS) -> dict:
     """The cached query set, building it if absent (or waiting for a build in progress)."""
-    path = queries_path()
+    path = queries_path(salt)
     marker = path.with_suffix(".building")
     deadline = time.monotonic() + wait_s
     while not path.exists() and marker.exists() and time.monotonic() < deadline:
@@ -119,7 +121,7 @@ def load_queries(wait_s: float = 3600) -> dict:
     if not path.exists():
         marker.touch()
         try:
-            build(path)
+            build(path, salt, snrs)
         finally:
             marker.unlink(missing_ok=True)
     with np.load(path) as data:
