@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, Callable, Optional, Sequence
 
 from musicid_core import __version__
+from musicid_core.diskspace import StorageError, storage_error
 from musicid_core.errors import MusicIdError
 from musicid_core.library import DEFAULT_PACK, ImportReport, Library
 from musicid_core.paths import data_dir
@@ -79,14 +80,26 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         handler = COMMANDS[(args.command, getattr(args, "action", None))]
         return handler(library, args)
     except MusicIdError as exc:
-        print(f"musicid: error: {exc}", file=sys.stderr)
+        print(f"musicid: error: {exc}{_data_dir_hint(exc)}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("musicid: interrupted", file=sys.stderr)
         return 1
     except OSError as exc:
+        doing = " ".join(["running 'musicid", args.command, *([args.action] if getattr(args, "action", None) else [])]) + "'"
+        translated = storage_error(exc, doing, data_dir(args.data_dir))
+        if translated is not None:
+            print(f"musicid: error: {translated}{_data_dir_hint(translated)}", file=sys.stderr)
+            return 1
         print(f"musicid: error: {exc.strerror or exc}{f': {exc.filename}' if exc.filename else ''}", file=sys.stderr)
         return 1
+
+
+def _data_dir_hint(exc: BaseException) -> str:
+    """How to choose another data folder, for errors where that is a way out."""
+    if isinstance(exc, StorageError) and exc.data_folder:
+        return " (another data folder: musicid --data-dir DIR, or MUSICID_DATA_DIR)"
+    return ""
 
 
 def _positive_int(text: str) -> int:

@@ -38,8 +38,8 @@ from typing import Any, Iterable, Iterator, Optional
 import numpy as np
 from filelock import FileLock, Timeout
 
-from musicid_core import safezip
-from musicid_core.audio.decode import AUDIO_EXTENSIONS, is_audio_file, load_audio
+from musicid_core import diskspace, safezip
+from musicid_core.audio.decode import AUDIO_EXTENSIONS, estimated_seconds, is_audio_file, load_audio
 from musicid_core.config import DEFAULT_FEATURES
 from musicid_core.errors import AudioError, LibraryError, MusicIdError
 from musicid_core.paths import data_dir as default_data_dir
@@ -220,6 +220,9 @@ class Library:
         progress, should_stop = or_default(progress, should_stop)
         files = expand_paths(paths)
         report = ImportReport()
+        needed = _estimated_import_bytes(files, {(s.source, round(s.duration)) for s in self.songs()})
+        if needed:
+            diskspace.ensure_free_space(self.root, needed, doing=f"importing {len(files)} songs")
         for index, path in enumerate(files):
             if should_stop():
                 report.cancelled = True
@@ -227,6 +230,8 @@ class Library:
             progress(index / max(len(files), 1), f"Importing {path.name}")
             try:
                 outcome = self._add_one_song(path)
+            except diskspace.StorageError as exc:  # the files after it would fail too: stop here
+                raise exc.noting(_kept(report, "songs")) from None
             except MusicIdError as exc:
                 report.failed.append((str(path), str(exc.reason if isinstance(exc, AudioError) else exc)))
                 continue
@@ -264,9 +269,15 @@ class Library:
             raise LibraryError(f"{pack!r} is not a usable pack name: use letters, digits, spaces, '-', '_' or '.'")
         progress, should_stop = or_default(progress, should_stop)
         report = ImportReport()
-        scratch = Path(tempfile.mkdtemp(prefix="zip-", dir=self._scratch_dir()))  # unpacked zip members
+        doing = f"importing noise into the pack {pack!r}"
+        needed = _estimated_noise_bytes(paths, {(c.name, round(c.duration)) for c in self.noise_clips(pack)})
+        if needed:
+            diskspace.ensure_free_space(self.root, needed, doing=doing)
+        with diskspace.translated(doing, self.root):
+            scratch = Path(tempfile.mkdtemp(prefix="zip-", dir=self._scratch_dir()))  # unpacked zip members
         try:
-            sources = list(self._noise_sources(paths, report, scratch))
+            with diskspace.translated(doing, self.root):
+                sources = list(self._noise_sources(paths, report, scratch))
             for index, (label, path, cleanup) in enumerate(sources):
                 if should_stop():
                     report.cancelled = True
@@ -274,6 +285,8 @@ class Library:
                 progress(index / max(len(sources), 1), f"Importing noise {label}")
                 try:
                     outcome = self._add_one_noise(path, label, pack)
+                except diskspace.StorageError as exc:  # the clips after it would fail too: stop here
+                    raise exc.noting(_kept(report, "noise clips")) from None
                 except MusicIdError as exc:
                     report.failed.append((label, str(exc.reason if isinstance(exc, AudioError) else exc)))
                     continue
@@ -352,14 +365,17 @@ class Library:
             added=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
             artist=artist,
         )
-        atomic_save_npy(self.song_path(song), audio.astype(np.float16))
-        atomic_write_bytes(self.song_path(song).with_suffix(".json"), _json_bytes(asdict(song)))
-        with self.locked():
-            catalogue = self._read()
-            if any(s["sha256"] == digest or s["id"] == song.id for s in catalogue["songs"]):
-                return song.title  # another process added it meanwhile; its files are identical
-            catalogue["songs"].append(asdict(song))
-            self._write(catalogue)
+        doing, files = f"importing {path.name}", (self.song_path(song), self.song_path(song).with_suffix(".json"))
+        diskspace.ensure_free_space(self.root, audio.size * 2, doing=doing)
+        with diskspace.translated(doing, self.root, cleanup=self._unlisted_remover(files, song.id, "songs")):
+            atomic_save_npy(files[0], audio.astype(np.float16))
+            atomic_write_bytes(files[1], _json_bytes(asdict(song)))
+            with self.locked():
+                catalogue = self._read()
+                if any(s["sha256"] == digest or s["id"] == song.id for s in catalogue["songs"]):
+                    return song.title  # another process added it meanwhile; its files are identical
+                catalogue["songs"].append(asdict(song))
+                self._write(catalogue)
         return song
 
     def _find_song(self, digest: str) -> Song | None:
@@ -401,14 +417,30 @@ class Library:
             duration=round(audio.size / DEFAULT_FEATURES.sample_rate, 2),
             sha256=digest,
         )
-        atomic_save_npy(self.noise_path(clip), audio.astype(np.float16))
-        atomic_write_bytes(self.noise_path(clip).with_suffix(".json"), _json_bytes(asdict(clip)))
-        with self.locked():
-            catalogue = self._read()
-            if not any(n["id"] == clip.id and n["pack"] == pack for n in catalogue["noise"]):
-                catalogue["noise"].append(asdict(clip))
-                self._write(catalogue)
+        doing, files = f"importing noise {clip.name}", (self.noise_path(clip), self.noise_path(clip).with_suffix(".json"))
+        diskspace.ensure_free_space(self.root, audio.size * 2, doing=doing)
+        with diskspace.translated(doing, self.root, cleanup=self._unlisted_remover(files, clip.id, "noise", pack)):
+            atomic_save_npy(files[0], audio.astype(np.float16))
+            atomic_write_bytes(files[1], _json_bytes(asdict(clip)))
+            with self.locked():
+                catalogue = self._read()
+                if not any(n["id"] == clip.id and n["pack"] == pack for n in catalogue["noise"]):
+                    catalogue["noise"].append(asdict(clip))
+                    self._write(catalogue)
         return clip
+
+    def _unlisted_remover(self, files: tuple[Path, ...], item_id: str, kind: str, pack: str = "") -> Any:
+        """After a failed write: remove the item's files that this import created, unless the
+        catalogue names the item after all (then they are its audio and must stay)."""
+        created = [f for f in files if not f.exists()]
+
+        def remove() -> None:
+            if any(e["id"] == item_id and e.get("pack", pack) == pack for e in self._read()[kind]):
+                return
+            for f in created:
+                f.unlink(missing_ok=True)
+
+        return remove
 
     def _read(self) -> dict[str, Any]:
         """The validated catalogue; a damaged one raises ``LibraryError`` naming the fix."""
@@ -633,6 +665,8 @@ def _extracted_members(
         try:
             safezip.extract_member(path, member, target)
         except (AudioError, OSError, ValueError) as exc:
+            if diskspace.storage_error(exc, "", scratch) is not None:
+                raise  # a full, read-only or vanished disk stops the whole import (see add_noise)
             report.failed.append((label, str(exc)))
             continue
         yield label, target, True
@@ -651,3 +685,40 @@ def _expand_zip_dirs(paths: Iterable[str | Path]) -> list[Path]:
 
 def _json_bytes(data: Any) -> bytes:
     return json.dumps(data, indent=1, ensure_ascii=False).encode("utf-8")
+
+
+def _kept(report: ImportReport, what: str) -> str:
+    """What an import stopped by the disk kept (it runs again without repeating those)."""
+    return (f"{len(report.added)} {what} imported before it were kept; after freeing space, the same import "
+            "adds the rest and skips those already there")
+
+
+def _estimated_import_bytes(files: Iterable[Path], known: set[tuple[str, int]]) -> int:
+    """What importing ``files`` will store (float16 mono), leaving out files that look like songs
+    already there (same name and length): re-dropping a folder must not be refused for space."""
+    total = 0
+    for path in files:
+        seconds = estimated_seconds(path)
+        if seconds and (path.name, round(seconds)) not in known:
+            total += int(seconds * DEFAULT_FEATURES.sample_rate) * 2 + 4096
+    return total
+
+
+def _estimated_noise_bytes(paths: Iterable[str | Path], known: set[tuple[str, int]]) -> int:
+    """Like ``_estimated_import_bytes`` for noise; a zip's audio members count by their unpacked
+    size (a compressed member decodes to more), plus room to unpack the largest one."""
+    total, largest = 0, 0
+    for path in expand_paths(_expand_zip_dirs(paths)):
+        if path.suffix.lower() != ".zip":
+            total += _estimated_import_bytes([path], known)
+            continue
+        try:
+            members = [m for m, reason in safezip.audio_members(path, AUDIO_EXTENSIONS) if reason is None]
+        except AudioError:
+            continue
+        for member in members:
+            size = member.info.file_size
+            compressed = Path(member.name).suffix.lower() not in {".wav", ".wave", ".aif", ".aiff", ".flac"}
+            total += min(size * (6 if compressed else 1), 10 * 60 * DEFAULT_FEATURES.sample_rate * 2) + 4096
+            largest = max(largest, size)
+    return total + largest

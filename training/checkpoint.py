@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any, Optional
 
 import numpy as np
 
+from musicid_core import diskspace
 from musicid_core.config import FeatureSettings
 from musicid_core.errors import LibraryError, MusicIdError
 from musicid_core.storage import atomic_write_bytes, file_sha256, payload_checksum, read_checked_json, write_checked_json
@@ -80,6 +81,8 @@ class Checkpointer:
         self.resume = resume
         self.notice = ""
         """What happened to an existing checkpoint (resumed, set aside), for the progress report."""
+        self.saved = False
+        """True once this run has written a checkpoint (so ``--resume`` can pick it up)."""
 
     @classmethod
     def for_library(
@@ -146,6 +149,7 @@ class Checkpointer:
         buffer = io.BytesIO()
         np.savez(buffer, **arrays)
         data = buffer.getvalue()
+        diskspace.ensure_free_space(self.folder, len(data), doing="saving a training checkpoint")
         atomic_write_bytes(self.folder / weights_name, data)
         state = {
             "key": self.key, "epoch": epoch, "steps_done": point.steps_done, "history": point.history,
@@ -155,6 +159,7 @@ class Checkpointer:
             "saved_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         }
         write_checked_json(self.folder / STATE, CHECKPOINT_SCHEMA, state)
+        self.saved = True
         for old in self.folder.glob("weights-*.npz"):
             if old.name != weights_name:
                 old.unlink(missing_ok=True)

@@ -26,6 +26,7 @@ from typing import Callable, Optional, Sequence
 
 import numpy as np
 
+from musicid_core import diskspace
 from musicid_core.config import DEFAULT_FEATURES, FeatureSettings
 from musicid_core.errors import LibraryError, TrainingCancelled
 from musicid_core.features import fragment_windows
@@ -107,9 +108,8 @@ def build_window_set(
     total = len(plan.classes)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".partial")
-    windows = np.lib.format.open_memmap(
-        tmp, mode="w+", dtype=np.float16, shape=(total, settings.n_mels, settings.window_frames)
-    )
+    doing = f"building the {path.stem} examples"
+    windows = _reserved_memmap(tmp, (total, settings.n_mels, settings.window_frames), doing)
 
     def build_batch(start: int) -> int:
         stop = min(start + BUILD_BATCH, total)
@@ -139,10 +139,29 @@ def build_window_set(
             del windows
             tmp.unlink(missing_ok=True)
             raise
-    windows.flush()
-    del windows
-    tmp.replace(path)
+    with diskspace.translated(doing, path.parent, cleanup=lambda: tmp.unlink(missing_ok=True)):
+        windows.flush()
+        del windows
+        tmp.replace(path)
     return WindowSet(np.load(path, mmap_mode="r"), plan.classes.astype(np.int32), path)
+
+
+def window_set_bytes(count: int, settings: FeatureSettings = DEFAULT_FEATURES) -> int:
+    """Disk space of a set of ``count`` float16 windows (the .npy header included)."""
+    return count * settings.n_mels * settings.window_frames * 2 + 4096
+
+
+def _reserved_memmap(tmp: Path, shape: tuple[int, int, int], doing: str) -> np.ndarray:
+    """A new float16 memory-mapped .npy whose blocks are all allocated before anything is
+    written through the map: on a full disk this raises ``StorageError``, never SIGBUS."""
+    with diskspace.translated(doing, tmp.parent, cleanup=lambda: tmp.unlink(missing_ok=True)):
+        windows = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.float16, shape=shape)
+        try:
+            diskspace.reserve(tmp, windows.offset + windows.nbytes, doing, tmp.parent, start=windows.offset)
+        except BaseException:
+            del windows  # unmap before the file is removed, so its space comes back at once
+            raise
+    return windows
 
 
 @dataclass
@@ -201,6 +220,8 @@ def build_datasets(
         ("validation", per_val, noise[1], negatives[1]),
     ]
     totals = [per_song * (len(songs) + UNKNOWN_PER_SONG_FACTOR) for _, per_song, _, _ in plan]
+    diskspace.ensure_free_space(library.root, sum(window_set_bytes(t, settings) for t in totals),
+                                doing=f"building the training examples for {len(songs)} songs")
     started, done_before, sets = time.monotonic(), 0, {}
     for number, (name, per_song, noise_clips, negative_clips) in enumerate(plan):
         def report(done: int, count: int, name: str = name, base: int = done_before) -> None:

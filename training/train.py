@@ -21,6 +21,7 @@ from typing import Any, Callable, Optional
 
 import numpy as np
 
+from musicid_core import diskspace
 from musicid_core.config import DEFAULT_FEATURES, FeatureSettings
 from musicid_core.errors import LibraryError, TrainingCancelled
 from musicid_core.library import Library, songs_fingerprint
@@ -94,7 +95,18 @@ def train(
     resume: bool = False,
 ) -> TrainResult:
     """Train and save a bundle. With ``resume``, continue from the last epoch checkpoint of an
-    interrupted run with the same songs and options (``training.checkpoint``)."""
+    interrupted run with the same songs and options (``training.checkpoint``).
+
+    A full, read-only or vanished data folder at any point raises ``diskspace.StorageError``;
+    the dataset files are removed and the previous model stays in use."""
+    with diskspace.translated("training a new model", library.root):
+        return _train(library, options, progress, should_stop, settings, resume)
+
+
+def _train(
+    library: Library, options: TrainOptions | None, progress: Optional[ProgressCallback], should_stop: ShouldStopFn,
+    settings: FeatureSettings, resume: bool,
+) -> TrainResult:
     options = options or TrainOptions()
     report = progress or (lambda p: None)
     started = time.monotonic()
@@ -134,7 +146,13 @@ def train(
             profile_margin=metrics.get("profile_margin", 0.0),
         )
         labels = [SongLabel(s.id, s.title, s.source, s.artist) for s in data.songs]
-        bundle = save_bundle(library.models_dir, model, labels, meta, fingerprints=index)
+        try:
+            bundle = save_bundle(library.models_dir, model, labels, meta, fingerprints=index)
+        except diskspace.StorageError as exc:
+            if not checkpointer.saved:
+                raise
+            raise exc.noting("The trained epochs are kept: once there is room, 'musicid train --resume' "
+                             "(or Train again in the app) picks up from the last one") from None
         checkpointer.clear()
     finally:
         shutil.rmtree(workdir, ignore_errors=True)

@@ -56,6 +56,24 @@ def load_audio(
     return validate_signal(audio, path, sample_rate, min_seconds=min_seconds, allow_silence=allow_silence)
 
 
+def estimated_seconds(path: Path) -> float:
+    """How long ``path`` plays, from its header (libsndfile) or else from its size at a generous
+    64 kbit/s; 0 for what is not a readable file. Nothing is decoded: it sizes an import."""
+    try:
+        if not path.is_file():
+            return 0.0
+        size = path.stat().st_size
+    except OSError:
+        return 0.0
+    try:
+        info = sf.info(str(path))
+        if info.samplerate > 0 and info.frames > 0:
+            return min(info.frames / info.samplerate, MAX_SECONDS)
+    except Exception:  # noqa: BLE001 - m4a/aac and damaged files: fall back to the size
+        pass
+    return min(size / 8000, MAX_SECONDS)
+
+
 def _finite(audio: np.ndarray, source: str | Path) -> np.ndarray:
     """Replace a few NaN/inf samples (a glitch) by silence; refuse a file that is mostly damage."""
     if audio.size == 0 or np.all(np.isfinite(audio)):

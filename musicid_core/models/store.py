@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 
+from musicid_core import diskspace
 from musicid_core.config import DEFAULT_FEATURES, FeatureSettings
 from musicid_core.errors import LibraryError, ModelError
 from musicid_core.fingerprint import INDEX_FILE, FingerprintIndex
@@ -95,7 +96,32 @@ def save_bundle(
     models_dir: Path, model: Any, labels: list[SongLabel], meta: BundleMeta,
     fingerprints: Optional[FingerprintIndex] = None,
 ) -> Path:
-    """Write a complete bundle, then make it current. Returns the bundle folder."""
+    """Write a complete bundle, then make it current. Returns the bundle folder.
+
+    Refused first (``diskspace.StorageError``) when the data folder lacks the room the bundle
+    needs; a write that fails anyway removes what it staged and leaves the current model."""
+    doing = "saving the new model"
+    data_folder = models_dir.parent  # models/ may not exist yet; its data folder must
+    diskspace.ensure_free_space(data_folder, bundle_bytes(model, fingerprints), doing=doing)
+    with diskspace.translated(doing, data_folder):
+        return _save_bundle(models_dir, model, labels, meta, fingerprints)
+
+
+def bundle_bytes(model: Any, fingerprints: Optional[FingerprintIndex] = None) -> int:
+    """A generous estimate of a bundle's size: the weights and the two Adam moments (Keras saves
+    the optimizer too) as float32, the index's arrays uncompressed, and room for the JSON files."""
+    count_params = getattr(model, "count_params", None)
+    total = 3 * 4 * int(count_params()) if callable(count_params) else 0
+    if fingerprints is not None:
+        total += fingerprints.hashes.nbytes + fingerprints.songs.nbytes + fingerprints.times.nbytes
+        if fingerprints.profiles is not None:
+            total += sum(a.nbytes for a in fingerprints.profiles.arrays().values())
+    return total + (64 << 10)
+
+
+def _save_bundle(
+    models_dir: Path, model: Any, labels: list[SongLabel], meta: BundleMeta, fingerprints: Optional[FingerprintIndex],
+) -> Path:
     models_dir.mkdir(parents=True, exist_ok=True)
     stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%d-%H%M%S-%f")
     staging = models_dir / f".incoming-{stamp}"
@@ -115,7 +141,12 @@ def save_bundle(
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    atomic_write_bytes(models_dir / CURRENT, json.dumps({"bundle": final.name}).encode())
+    try:
+        atomic_write_bytes(models_dir / CURRENT, json.dumps({"bundle": final.name}).encode())
+    except BaseException:
+        if _pointer_name(models_dir) != final.name:  # the old pointer stands: the new bundle is unused
+            shutil.rmtree(final, ignore_errors=True)
+        raise
     _prune(models_dir, keep=final.name)
     return final
 
