@@ -403,6 +403,8 @@ class Library:
         return scratch
 
     def _add_one_noise(self, path: Path, label: str, pack: str) -> NoiseClip | str:
+        # Unpacked zip members live in the data folder: if it vanished, say so, not "no such file".
+        diskspace.ensure_free_space(self.root, 0, doing=f"importing noise {Path(label).name}")
         if not is_audio_file(path) and path.exists():
             raise AudioError(label, f"unsupported file type {path.suffix or '(none)'!r}")
         digest = _digest(path, label)
