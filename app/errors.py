@@ -2,6 +2,10 @@
 through an excepthook that logs the traceback and shows a dialog naming the log folder.
 
 ``--no-crash-dialog`` (CI, tests) logs and carries on without a modal dialog.
+
+A full, read-only or vanished data folder (``diskspace.StorageError``) gets the same dialog with
+one more button, *Choose another data folder…*, when the main window has registered how to
+switch folders (``set_data_folder_chooser``).
 """
 
 from __future__ import annotations
@@ -12,13 +16,21 @@ import sys
 import traceback
 from pathlib import Path
 from types import TracebackType
-from typing import Optional
+from typing import Callable, Optional
 
 from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
 
+from musicid_core.diskspace import StorageError
 from musicid_core.errors import MusicIdError
 
 log = logging.getLogger(__name__)
+_choose_data_folder: Optional[Callable[[], None]] = None
+
+
+def set_data_folder_chooser(chooser: Optional[Callable[[], None]]) -> None:
+    """What *Choose another data folder…* in an error dialog does (the main window's chooser)."""
+    global _choose_data_folder
+    _choose_data_folder = chooser
 
 
 def user_message(exc: BaseException) -> str:
@@ -40,8 +52,18 @@ def show_error(parent: Optional[QWidget], title: str, exc: BaseException | str) 
         log.error("%s: %s", title, text, exc_info=exc)
     else:
         log.warning("%s: %s", title, text)
-    if CrashHandler.dialogs_enabled:
-        QMessageBox.warning(parent, title, text[:1].upper() + text[1:])
+    if not CrashHandler.dialogs_enabled:
+        return
+    text = text[:1].upper() + text[1:]
+    chooser = _choose_data_folder
+    if not (isinstance(exc, StorageError) and exc.data_folder and chooser is not None):
+        QMessageBox.warning(parent, title, text)
+        return
+    box = QMessageBox(QMessageBox.Icon.Warning, title, text, QMessageBox.StandardButton.Close, parent)
+    choose = box.addButton("Choose another data folder…", QMessageBox.ButtonRole.ActionRole)
+    box.exec()
+    if box.clickedButton() is choose:
+        chooser()
 
 
 class CrashHandler:

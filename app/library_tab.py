@@ -297,7 +297,7 @@ class LibraryTab(QWidget):
             job,  # type: ignore[arg-type]
             on_progress=self._on_progress,
             on_result=self._on_imported,
-            on_error=lambda exc: show_error(self, "Import failed", exc),
+            on_error=self._on_import_failed,
             on_finished=self._import_done,
             progress_interval=0.03,
         )
@@ -323,6 +323,13 @@ class LibraryTab(QWidget):
         self.refresh()
         self.library_changed.emit()
         self.import_finished.emit(report)
+
+    def _on_import_failed(self, exc: BaseException) -> None:
+        """E.g. the disk filled up: what went in before it stays, so show it, then say why."""
+        self.progress_label.setText("Import stopped")
+        self.refresh()
+        self.library_changed.emit()
+        show_error(self, "Import failed", exc)
 
     def _log_line(self, text: str, colour: Optional[str]) -> None:
         item = QListWidgetItem(text)

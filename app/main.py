@@ -65,8 +65,17 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     theme.apply_theme(app, chosen)
     theme.follow_system(app, settings.theme)
 
+    from musicid_core.paths import DATA_DIR_ENV
+
+    chosen_folder = args.data_dir or (None if os.environ.get(DATA_DIR_ENV) else settings.data_folder() or None)
+    if chosen_folder and not args.data_dir and not Path(chosen_folder).is_dir():
+        # Never recreate a folder chosen earlier whose drive is gone: an empty library there would hide it.
+        show_error(None, "The data folder is missing",
+                   f"the data folder {chosen_folder} chosen earlier is gone (was its drive removed?); this time "
+                   f"MusicID uses {data_dir()}. Reconnect the drive and restart, or choose a folder in the File menu")
+        chosen_folder = None
     try:
-        library = Library(data_dir(args.data_dir))
+        library = Library(data_dir(chosen_folder))
     except Exception as exc:  # noqa: BLE001 - e.g. an unwritable data folder: say so and stop
         show_error(None, "MusicID cannot open its data folder", exc)
         return 1

@@ -7,15 +7,17 @@ for them on close; window geometry and the open tab are remembered in QSettings.
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 from typing import Optional
 
-from PySide6.QtCore import Qt, QUrl
+from PySide6.QtCore import Qt, QUrl, Signal
 from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QDesktopServices, QDragEnterEvent, QDropEvent, QKeySequence, QShortcut
-from PySide6.QtWidgets import QApplication, QMainWindow, QMessageBox, QTabWidget
+from PySide6.QtWidgets import QApplication, QFileDialog, QMainWindow, QMessageBox, QTabWidget
 
 from app import theme
 from app.about import AboutDialog
+from app import errors
 from app.errors import show_error, user_message
 from app.history import History
 from app.library_tab import LibraryTab, song_like
@@ -25,6 +27,7 @@ from app.settings import Settings
 from app.training_tab import TrainingTab
 from app.widgets.drop_zone import local_paths
 from app.workers import TaskState, new_pool, run_task
+from musicid_core import diskspace
 from musicid_core.demo import DemoResult, demo_available, demo_recordings, install_demo
 from musicid_core.library import Library
 from musicid_core.models.store import current_bundle_path
@@ -32,7 +35,13 @@ from musicid_core.models.store import current_bundle_path
 log = logging.getLogger(__name__)
 
 
+OPEN_WINDOWS: list["MainWindow"] = []
+"""Windows opened on another data folder: kept referenced so Python does not collect them."""
+
+
 class MainWindow(QMainWindow):
+    data_folder_switched = Signal(object)  # the new MainWindow
+
     def __init__(self, library: Library, settings: Settings, log_file: Optional[Path] = None) -> None:
         super().__init__()
         self.library = library
@@ -63,6 +72,7 @@ class MainWindow(QMainWindow):
         )
         self._build_menus()
         self._restore()
+        errors.set_data_folder_chooser(self.choose_data_folder)
         self.statusBar().showMessage("Ready.", 3000)
 
     # ----- menus and shortcuts
@@ -72,6 +82,7 @@ class MainWindow(QMainWindow):
         self._action(file_menu, "&Add songs…", self._add_songs, "Ctrl+Shift+A")
         file_menu.addSeparator()
         self._action(file_menu, "Open the &log folder", self._open_logs)
+        self._action(file_menu, "Choose the &data folder…", self.choose_data_folder)
         quit_action = self._action(file_menu, "&Quit", self.close, QKeySequence.StandardKey.Quit)
         quit_action.setMenuRole(QAction.MenuRole.QuitRole)
 
@@ -123,6 +134,34 @@ class MainWindow(QMainWindow):
     def _add_songs(self) -> None:
         self.tabs.setCurrentWidget(self.library_tab)
         self.library_tab.choose_songs()
+
+    # ----- data folder: another one when this one is full, read-only or gone
+    def choose_data_folder(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Choose a data folder for MusicID", os.path.expanduser("~"))
+        if folder:
+            self.switch_data_folder(Path(folder))
+
+    def switch_data_folder(self, folder: Path) -> Optional["MainWindow"]:
+        """Reopen the window on ``folder`` (remembered for the next start) and close this one;
+        None, with the reason shown, when that folder cannot be used either."""
+        try:
+            library = Library(folder)
+            diskspace.ensure_free_space(library.root, 0, doing=f"using {folder} as the data folder")
+        except Exception as exc:  # noqa: BLE001 - any reason: say it and stay on the current folder
+            show_error(self, "That folder cannot be used", exc)
+            return None
+        self.settings.set_data_folder(str(library.root))
+        log.info("data folder switched to %s", library.root)
+        successor = MainWindow(library, self.settings, self.log_file)
+        OPEN_WINDOWS.append(successor)
+        successor.show()
+        successor.preload_model()
+        self.data_folder_switched.emit(successor)
+        self.close()
+        if self in OPEN_WINDOWS:
+            OPEN_WINDOWS.remove(self)
+        successor.statusBar().showMessage(f"Now using the data folder {library.root}.", 8000)
+        return successor
 
     def _open_logs(self) -> None:
         if self.log_file is not None:

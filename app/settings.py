@@ -82,6 +82,13 @@ class Settings:
     def set_theme(self, theme: str) -> None:
         self._qs.setValue("appearance/theme", theme)
 
+    # data folder (chosen in the app; --data-dir and MUSICID_DATA_DIR take precedence)
+    def data_folder(self) -> str:
+        return self._get("data/folder", "", str)
+
+    def set_data_folder(self, folder: str) -> None:
+        self._qs.setValue("data/folder", folder)
+
     # first run
     def demo_offered(self) -> bool:
         return self._get("first_run/demo_offered", "false", str) == "true"

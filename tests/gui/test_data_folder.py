@@ -1,0 +1,60 @@
+"""Issue 18 in the app: a full, read-only or vanished data folder is shown in the error dialog,
+which offers to choose another data folder; the window then reopens on it and remembers it."""
+
+from __future__ import annotations
+
+import errno
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QApplication, QFileDialog
+
+from app import errors
+from app.main_window import OPEN_WINDOWS
+from musicid_core.diskspace import StorageError, storage_error
+
+
+def _full_disk(folder: Path) -> StorageError:
+    error = storage_error(OSError(errno.ENOSPC, "No space left on device", str(folder / "songs" / "x.npy")),
+                          "importing x.wav", folder)
+    assert error is not None
+    return error
+
+
+def test_the_error_dialog_offers_another_data_folder(qtbot: Any, make_window: Any, data_dir: Path, tmp_path: Path,
+                                                     monkeypatch: Any) -> None:
+    window = make_window()
+    other = tmp_path / "other-disk"
+    other.mkdir()
+    monkeypatch.setattr(QFileDialog, "getExistingDirectory", lambda *a, **k: str(other))
+    errors.CrashHandler.dialogs_enabled = True  # this test answers the dialog itself
+    seen: list[str] = []
+
+    def click_choose() -> None:
+        box = QApplication.activeModalWidget()
+        seen.append(box.text())  # type: ignore[union-attr]
+        next(b for b in box.buttons() if "another data folder" in b.text()).click()  # type: ignore[union-attr]
+
+    QTimer.singleShot(200, click_choose)
+    with qtbot.waitSignal(window.data_folder_switched, timeout=10000) as switched:
+        errors.show_error(window, "Import failed", _full_disk(data_dir))
+    errors.CrashHandler.dialogs_enabled = False
+    assert seen and "is full" in seen[0] and str(data_dir) in seen[0]
+    successor = switched.args[0]
+    qtbot.addWidget(successor)
+    assert successor.library.root == other.resolve() and successor.isVisible() and not window.isVisible()
+    assert window.settings.data_folder() == str(other.resolve())
+    assert successor in OPEN_WINDOWS
+    successor.close()
+    OPEN_WINDOWS.remove(successor)
+
+
+def test_a_folder_that_cannot_be_used_keeps_the_current_one(qtbot: Any, make_window: Any, data_dir: Path,
+                                                            tmp_path: Path) -> None:
+    window = make_window()
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    assert window.switch_data_folder(blocker) is None  # the error is shown (logged: dialogs are off)
+    assert window.isVisible() and window.library.root == data_dir.resolve()
+    assert window.settings.data_folder() != str(blocker)
