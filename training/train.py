@@ -152,7 +152,7 @@ def _train(
             if not checkpointer.saved:
                 raise
             raise exc.noting("The trained epochs are kept: once there is room, 'musicid train --resume' "
-                             "(or Train again in the app) picks up from the last one") from None
+                             "picks up after the last one") from None
         checkpointer.clear()
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
