@@ -54,5 +54,8 @@ class History:
         )
         self.entries = [entry, *self.entries][:MAX_ENTRIES]
         payload = json.dumps([asdict(e) for e in self.entries], indent=1, ensure_ascii=False).encode("utf-8")
-        atomic_write_bytes(self.path, payload)
+        try:
+            atomic_write_bytes(self.path, payload)
+        except OSError as exc:  # a full or read-only disk must not spoil an answer: keep it in memory
+            log.warning("the listening history could not be saved (%s); it is kept until MusicID closes", exc)
         return entry

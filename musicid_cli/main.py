@@ -80,26 +80,29 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         handler = COMMANDS[(args.command, getattr(args, "action", None))]
         return handler(library, args)
     except MusicIdError as exc:
-        print(f"musicid: error: {exc}{_data_dir_hint(exc)}", file=sys.stderr)
+        print(f"musicid: error: {_with_data_dir_hint(exc)}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("musicid: interrupted", file=sys.stderr)
         return 1
     except OSError as exc:
-        doing = " ".join(["running 'musicid", args.command, *([args.action] if getattr(args, "action", None) else [])]) + "'"
+        words = [args.command, *([args.action] if getattr(args, "action", None) else [])]
+        doing = f"running 'musicid {' '.join(words)}'"
         translated = storage_error(exc, doing, data_dir(args.data_dir))
         if translated is not None:
-            print(f"musicid: error: {translated}{_data_dir_hint(translated)}", file=sys.stderr)
+            print(f"musicid: error: {_with_data_dir_hint(translated)}", file=sys.stderr)
             return 1
         print(f"musicid: error: {exc.strerror or exc}{f': {exc.filename}' if exc.filename else ''}", file=sys.stderr)
         return 1
 
 
-def _data_dir_hint(exc: BaseException) -> str:
-    """How to choose another data folder, for errors where that is a way out."""
+def _with_data_dir_hint(exc: BaseException) -> str:
+    """The message, saying how to choose another data folder where that is a way out."""
+    text = str(exc)
     if isinstance(exc, StorageError) and exc.data_folder:
-        return " (another data folder: musicid --data-dir DIR, or MUSICID_DATA_DIR)"
-    return ""
+        advice = "choose another data folder"
+        text = text.replace(advice, f"{advice} (musicid --data-dir DIR, or MUSICID_DATA_DIR)", 1)
+    return text
 
 
 def _positive_int(text: str) -> int:

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
+from musicid_core import diskspace
 from musicid_core.errors import ModelError, MusicIdError
 from musicid_core.fingerprint import INDEX_FILE
 from musicid_core.library import Library, Song
@@ -137,7 +138,16 @@ def install_demo(
 def install_bundle_copy(source: Path, models_dir: Path) -> Path:
     """Copy a finished bundle in with the store's own crash-safe steps: build in a hidden
     ``.incoming-*`` folder, check every checksum, rename into place, then switch
-    ``current.json`` atomically. A crash at any point leaves the previous state in use."""
+    ``current.json`` atomically. A crash at any point leaves the previous state in use, and so
+    does a full, read-only or vanished data folder (``diskspace.StorageError``)."""
+    doing = "installing the demo model"
+    needed = sum(p.stat().st_size for p in source.rglob("*") if p.is_file())
+    diskspace.ensure_free_space(models_dir.parent, needed, doing=doing)
+    with diskspace.translated(doing, models_dir.parent):
+        return _copy_bundle(source, models_dir)
+
+
+def _copy_bundle(source: Path, models_dir: Path) -> Path:
     models_dir.mkdir(parents=True, exist_ok=True)
     stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%d-%H%M%S-%f")
     staging = models_dir / f".incoming-{stamp}"

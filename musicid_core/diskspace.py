@@ -70,10 +70,12 @@ class StorageError(MusicIdError):
 
 
 def format_bytes(n: int) -> str:
-    """Sizes as people read them: 512 B, 3.9 MB, 1.2 GB (decimal units, like file managers)."""
+    """Sizes as people read them: 512 B, 3.94 MB, 46.2 MB, 1.25 GB (decimal units, like file
+    managers; three significant digits, so "needs 1.24 MB, 1.18 MB free" never reads as equal)."""
     for unit, size in (("GB", 10**9), ("MB", 10**6), ("kB", 10**3)):
         if abs(n) >= size:
-            return f"{n / size:.1f} {unit}"
+            value = n / size
+            return f"{value:.{2 if value < 10 else 1 if value < 100 else 0}f} {unit}"
     return f"{n} B"
 
 

@@ -419,7 +419,8 @@ class Library:
             duration=round(audio.size / DEFAULT_FEATURES.sample_rate, 2),
             sha256=digest,
         )
-        doing, files = f"importing noise {clip.name}", (self.noise_path(clip), self.noise_path(clip).with_suffix(".json"))
+        doing = f"importing noise {clip.name}"
+        files = (self.noise_path(clip), self.noise_path(clip).with_suffix(".json"))
         diskspace.ensure_free_space(self.root, audio.size * 2, doing=doing)
         with diskspace.translated(doing, self.root, cleanup=self._unlisted_remover(files, clip.id, "noise", pack)):
             atomic_save_npy(files[0], audio.astype(np.float16))

@@ -15,7 +15,8 @@ from musicid_core.diskspace import StorageError, ensure_free_space, storage_erro
 
 
 def test_sizes_read_like_a_file_manager() -> None:
-    assert [diskspace.format_bytes(n) for n in (512, 3_900_000, 1_250_000_000)] == ["512 B", "3.9 MB", "1.2 GB"]
+    sizes = (512, 3_940_000, 46_200_000, 250_000_000, 1_250_000_000)
+    assert [diskspace.format_bytes(n) for n in sizes] == ["512 B", "3.94 MB", "46.2 MB", "250 MB", "1.25 GB"]
 
 
 def test_refusal_says_what_how_much_where_and_what_to_do(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -23,7 +24,7 @@ def test_refusal_says_what_how_much_where_and_what_to_do(tmp_path: Path, monkeyp
     with pytest.raises(StorageError) as info:
         ensure_free_space(tmp_path, 45_000_000, doing="importing 12 songs")
     text = str(info.value)
-    assert text.startswith("importing 12 songs needs about 46.0 MB in ")
+    assert text.startswith("importing 12 songs needs about 46.0 MB in ")  # 45 MB and the headroom
     assert str(tmp_path) in text and "only 38.0 MB is free" in text and "choose another data folder" in text
     assert (info.value.kind, info.value.needed, info.value.free) == ("full", 45_000_000 + diskspace.HEADROOM_BYTES,
                                                                    38_000_000)
@@ -40,7 +41,8 @@ def test_a_missing_folder_is_gone_not_created(tmp_path: Path) -> None:
     "code, kind", [(errno.ENOSPC, "full"), (errno.EDQUOT, "full"), (errno.EROFS, "read-only"), (errno.EIO, "io")]
 )
 def test_storage_errnos_become_sentences(code: int, kind: str, tmp_path: Path) -> None:
-    error = storage_error(OSError(code, os.strerror(code), str(tmp_path / "songs" / "x.npy")), "saving the model", tmp_path)
+    failure = OSError(code, os.strerror(code), str(tmp_path / "songs" / "x.npy"))
+    error = storage_error(failure, "saving the model", tmp_path)
     assert error is not None and error.kind == kind and error.data_folder
     assert str(error).startswith("saving the model ") and str(tmp_path) in str(error) and "Errno" not in str(error)
 
@@ -83,7 +85,8 @@ def test_translated_cleans_up_only_after_storage_failures(tmp_path: Path) -> Non
 def test_noting_keeps_the_details() -> None:
     error = StorageError("importing stopped", kind="full", folder=Path("/d"), doing="importing", needed=5, free=1)
     noted = error.noting("2 songs were kept")
-    assert str(noted) == "importing stopped. 2 songs were kept" and (noted.kind, noted.needed, noted.free) == ("full", 5, 1)
+    assert str(noted) == "importing stopped. 2 songs were kept"
+    assert (noted.kind, noted.needed, noted.free) == ("full", 5, 1)
 
 
 @pytest.mark.parametrize("fallocate", [True, False], ids=["posix_fallocate", "zeros"])

@@ -26,7 +26,7 @@ from musicid_core.config import DEFAULT_FEATURES, FeatureSettings
 from musicid_core.errors import LibraryError, TrainingCancelled
 from musicid_core.library import Library, songs_fingerprint
 from musicid_core.models.architectures import DEFAULT_ARCH, build_model
-from musicid_core.models.store import BundleMeta, SongLabel, save_bundle
+from musicid_core.models.store import BundleMeta, SongLabel, bundle_bytes, save_bundle
 from musicid_core.progress import ShouldStopFn, never_stop
 from training.dataset import Datasets, WindowSet, build_datasets
 from training.fingerprints import build_index, calibrate_margin
@@ -37,6 +37,9 @@ from training.noise_bank import load_negative_bank, load_noise_bank
 
 DEFAULT_EPOCHS = 6
 DEFAULT_EXAMPLES_PER_SONG = 200
+INDEX_BYTES_PER_SECOND = 5000
+"""Room for the landmark index and tonal profiles per second of music, generously: 57 songs
+(4 hours) took 23 MB of landmarks and 10 MB of profiles in the bundle, about 2.3 kB/s."""
 
 
 @dataclass
@@ -122,7 +125,8 @@ def _train(
             progress=lambda f, m: report(TrainProgress("dataset", f, m)),
             should_stop=should_stop,
         )
-        model, history, best_epoch = _fit(data, options, settings, report, should_stop, checkpointer)
+        model, history, best_epoch = _fit(data, options, settings, report, should_stop, checkpointer,
+                                          room_for=lambda model: _ensure_room_for_results(library, data, model))
         report(TrainProgress("evaluating", 1.0, "Measuring validation accuracy"))
         metrics = evaluate_windows(model, data)
         index = build_index(
@@ -157,6 +161,16 @@ def _train(
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     return TrainResult(bundle, metrics, elapsed, len(history.get("loss", [])), best_epoch, history, stale)
+
+
+def _ensure_room_for_results(library: Library, data: Datasets, model: Any) -> None:
+    """Before the first epoch: is there room for the epoch checkpoints and the saved bundle?
+    Better to say so now than after the whole run. A checkpoint holds the current and the best
+    weights, and for a moment the previous checkpoint's file exists beside the new one."""
+    seconds = sum(song.duration for song in data.songs)
+    checkpoints = 2 * 2 * 4 * int(model.count_params())
+    needed = checkpoints + bundle_bytes(model) + int(seconds * INDEX_BYTES_PER_SECOND)
+    diskspace.ensure_free_space(library.root, needed, doing="saving this training run's checkpoints and model")
 
 
 def evaluate_windows(model: Any, data: Datasets) -> dict[str, float]:
@@ -200,14 +214,17 @@ class WindowBatches:
 
 def _fit(
     data: Datasets, options: TrainOptions, settings: FeatureSettings, report: ProgressCallback, should_stop: ShouldStopFn,
-    checkpointer: Optional[Checkpointer] = None,
+    checkpointer: Optional[Checkpointer] = None, room_for: Optional[Callable[[Any], None]] = None,
 ) -> tuple[Any, dict[str, list[float]], int]:
-    """A plain loop over ``train_on_batch``: cancellable every batch, no Keras generator threads."""
+    """A plain loop over ``train_on_batch``: cancellable every batch, no Keras generator threads.
+    ``room_for(model)`` may refuse (``StorageError``) before the first batch."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     import keras
 
     keras.utils.set_random_seed(options.seed)
     model = build_model(options.arch, data.n_classes, settings)
+    if room_for is not None:
+        room_for(model)
     batches = WindowBatches(data.train, options.batch_size, options.seed)
     total_steps = max(1, len(batches) * options.epochs)
     schedule = keras.optimizers.schedules.CosineDecay(

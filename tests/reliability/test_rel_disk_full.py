@@ -113,7 +113,8 @@ def _fake_bundle(models_dir: Path) -> Path:
             Path(path).write_bytes(np.random.default_rng(0).bytes(256))
 
     labels = [store.SongLabel(f"{i:012x}", f"Song {i}", f"s{i}.wav") for i in range(2)]
-    return store.save_bundle(models_dir, FakeModel(), labels, store.BundleMeta(arch="tiny", features=store.DEFAULT_FEATURES))
+    meta = store.BundleMeta(arch="tiny", features=store.DEFAULT_FEATURES)
+    return store.save_bundle(models_dir, FakeModel(), labels, meta)
 
 
 @dataclass
@@ -249,7 +250,8 @@ def test_data_folder_vanishing_mid_import(kind: str, tmp_path: Path) -> None:
             library.add_songs(sources, progress=unplug_at_second_item)
         else:
             library.add_noise(sources, pack="pub", progress=unplug_at_second_item)
-    assert info.value.kind == "gone" and "is gone" in str(info.value) and "choose another data folder" in str(info.value)
+    assert info.value.kind == "gone" and "is gone" in str(info.value)
+    assert "choose another data folder" in str(info.value)
     assert not library.root.exists(), "an empty data folder was created where the drive was"
     away.rename(library.root)  # plugged in again
     if kind == "noise":
@@ -290,6 +292,15 @@ def test_training_dataset_on_a_full_disk(disk: SmallDisk, tmp_path: Path) -> Non
     assert result.returncode == 1, result.stderr
     message = result.stderr.strip().splitlines()[-1]
     assert "building the training examples for 2 songs needs about" in message and str(disk.data) in message, message
+    state.assert_kept(library)
+    _assert_no_dataset_left(library)
+    # 1b. room for the examples but not for the checkpoints and the model: refused before epoch 1
+    disk.fill(leave=DATASET_BYTES + diskspace.HEADROOM_BYTES + (64 << 10))
+    result = _run(disk.data, *TRAIN)
+    assert result.returncode == 1, result.stderr
+    message = result.stderr.strip().splitlines()[-1]
+    assert "saving this training run's checkpoints and model needs about" in message, message
+    assert not (library.models_dir / "checkpoint").exists()
     state.assert_kept(library)
     _assert_no_dataset_left(library)
     # 2. without the estimate, the memory map's reservation meets the full disk: an error, not SIGBUS
@@ -391,3 +402,40 @@ def test_model_bundle_and_index_on_a_full_disk(
 
 def _labels() -> list[store.SongLabel]:
     return [store.SongLabel(f"{i:012x}", f"Song {i}", f"s{i}.wav") for i in range(2)]
+
+
+def test_a_run_whose_model_could_not_be_saved_resumes_after_its_last_epoch(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The disk fills while the bundle is written at the very end: the sentence says the epochs
+    are kept, and ``--resume`` (once there is room) saves the model without training again.
+    The failure is injected into ``save_bundle`` (the real one is tested above), so no root needed."""
+    import errno
+
+    from training import train as training
+    from training.train import TrainOptions
+
+    library = Library(tmp_path / "data")
+    library.add_songs([synth.write(tmp_path / f"s{i}.wav", synth.song(i, seconds=SONG_SECONDS)) for i in range(2)])
+    _fake_bundle(library.models_dir)
+    pointer = (library.models_dir / store.CURRENT).read_bytes()
+    negatives = synth.write_negatives(tmp_path / "negatives")
+    options = TrainOptions(arch="tiny", epochs=2, examples_per_song=8, batch_size=8, learning_rate=5e-3, seed=1,
+                           negatives_dir=negatives)
+
+    def full_disk(models_dir: Path, *args: object, **kwargs: object) -> Path:
+        count("disk fills injected")
+        raise diskspace.storage_error(OSError(errno.ENOSPC, "No space left on device", str(models_dir / "x")),
+                                      "saving the new model", library.root) or AssertionError
+
+    monkeypatch.setattr(training, "save_bundle", full_disk)
+    with pytest.raises(StorageError, match=r"epochs are kept.*musicid train --resume"):
+        training.train(library, options)
+    assert (library.models_dir / store.CURRENT).read_bytes() == pointer
+    _assert_no_dataset_left(library)
+    monkeypatch.undo()
+    messages: list[str] = []
+    result = training.train(library, options, progress=lambda p: messages.append(p.message), resume=True)
+    assert "Resuming after epoch 2 of 2" in messages, messages[:5]
+    assert not any(m.startswith("Epoch ") for m in messages), "an epoch was trained again"
+    assert result.epochs_run == 2 and store.current_bundle_path(library.models_dir) == result.bundle
