@@ -10,9 +10,13 @@ import logging
 import os
 import sys
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import TYPE_CHECKING, Optional, Sequence
 
 from musicid_core import __version__
+
+if TYPE_CHECKING:
+    from app.settings import Settings
+    from musicid_core.library import Library
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -42,8 +46,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     from app.errors import CrashHandler, show_error
     from app.logging_setup import setup_logging
     from app.settings import APPLICATION, ORGANIZATION, Settings
-    from musicid_core.library import Library
-    from musicid_core.paths import data_dir
+    from musicid_core.paths import DATA_DIR_ENV, data_dir
     from musicid_core.resources import resources_dir
 
     log_file = setup_logging(Path(args.log_dir) if args.log_dir else None)
@@ -65,8 +68,6 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     theme.apply_theme(app, chosen)
     theme.follow_system(app, settings.theme)
 
-    from musicid_core.paths import DATA_DIR_ENV
-
     chosen_folder = args.data_dir or (None if os.environ.get(DATA_DIR_ENV) else settings.data_folder() or None)
     if chosen_folder and not args.data_dir and not Path(chosen_folder).is_dir():
         # Never recreate a folder chosen earlier whose drive is gone: an empty library there would hide it.
@@ -74,10 +75,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                    f"the data folder {chosen_folder} chosen earlier is gone (was its drive removed?); this time "
                    f"MusicID uses {data_dir()}. Reconnect the drive and restart, or choose a folder in the File menu")
         chosen_folder = None
-    try:
-        library = Library(data_dir(chosen_folder))
-    except Exception as exc:  # noqa: BLE001 - e.g. an unwritable data folder: say so and stop
-        show_error(None, "MusicID cannot open its data folder", exc)
+    library = open_library(data_dir(chosen_folder), settings)
+    if library is None:
         return 1
     log.info("data folder %s, settings %s", library.root, settings.path)
 
@@ -93,6 +92,34 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     code = app.exec()
     log.info("exiting with code %d", code)
     return code
+
+
+def open_library(folder: Path, settings: "Settings") -> "Optional[Library]":
+    """The library in ``folder``, or None. When the folder cannot be used (read-only, full, gone),
+    the error dialog offers another one, as it does later in the window; the choice is remembered."""
+    from PySide6.QtWidgets import QFileDialog
+
+    from app import errors
+    from musicid_core.diskspace import storage_error
+    from musicid_core.library import Library
+
+    while True:
+        try:
+            return Library(folder)
+        except Exception as exc:  # noqa: BLE001 - e.g. an unwritable data folder: say so, offer another
+            error = storage_error(exc, f"opening the data folder {folder}", folder) or exc
+        picked: list[str] = []
+        errors.set_data_folder_chooser(
+            lambda: picked.append(QFileDialog.getExistingDirectory(None, "Choose a data folder for MusicID"))
+        )
+        try:
+            errors.show_error(None, "MusicID cannot open its data folder", error)
+        finally:
+            errors.set_data_folder_chooser(None)
+        if not picked or not picked[0]:
+            return None
+        folder = Path(picked[0])
+        settings.set_data_folder(str(folder))
 
 
 if __name__ == "__main__":

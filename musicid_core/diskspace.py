@@ -102,6 +102,13 @@ def ensure_free_space(folder: Path | str, needed_bytes: int, doing: str) -> None
         )
 
 
+def ensure_present(folder: Path | str, doing: str) -> None:
+    """Refuse (kind "gone") when ``folder`` no longer exists: a vanished data folder must read as
+    gone, never as an empty library (and must never be recreated empty by a write)."""
+    if not Path(folder).is_dir():
+        raise _error(GONE, Path(folder), doing)
+
+
 def storage_error(
     exc: BaseException, doing: str, folder: Path | str, needed: Optional[int] = None
 ) -> Optional[StorageError]:

@@ -447,6 +447,7 @@ class Library:
 
     def _read(self) -> dict[str, Any]:
         """The validated catalogue; a damaged one raises ``LibraryError`` naming the fix."""
+        diskspace.ensure_present(self.root, doing="reading the library")
         try:
             return self._read_unexplained()
         except LibraryError as exc:

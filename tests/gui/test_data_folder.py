@@ -58,3 +58,38 @@ def test_a_folder_that_cannot_be_used_keeps_the_current_one(qtbot: Any, make_win
     assert window.switch_data_folder(blocker) is None  # the error is shown (logged: dialogs are off)
     assert window.isVisible() and window.library.root == data_dir.resolve()
     assert window.settings.data_folder() != str(blocker)
+
+
+def test_a_data_folder_that_cannot_be_opened_at_start_offers_another(tmp_path: Path, monkeypatch: Any) -> None:
+    from app.main import open_library
+    from app.settings import Settings
+    from musicid_core.library import Library
+
+    stuck, other = tmp_path / "restored-read-only", tmp_path / "other"
+    stuck.mkdir()
+    other.mkdir()
+    real_init = Library.__init__
+
+    def read_only_for_stuck(self: Library, root: Any = None, **kwargs: Any) -> None:
+        if Path(root) == stuck:
+            raise OSError(errno.EROFS, "Read-only file system", str(stuck / ".lock"))
+        real_init(self, root, **kwargs)
+
+    monkeypatch.setattr(Library, "__init__", read_only_for_stuck)
+    monkeypatch.setattr(QFileDialog, "getExistingDirectory", lambda *a, **k: str(other))
+    errors.CrashHandler.dialogs_enabled = True
+    seen: list[str] = []
+
+    def click_choose() -> None:
+        box = QApplication.activeModalWidget()
+        seen.append(box.text())  # type: ignore[union-attr]
+        next(b for b in box.buttons() if "another data folder" in b.text()).click()  # type: ignore[union-attr]
+
+    QTimer.singleShot(200, click_choose)
+    try:
+        library = open_library(stuck, Settings())
+    finally:
+        errors.CrashHandler.dialogs_enabled = False
+    assert seen and "read-only disk" in seen[0] and str(stuck) in seen[0]
+    assert library is not None and library.root == other
+    assert Settings().data_folder() == str(other)

@@ -253,6 +253,8 @@ def test_data_folder_vanishing_mid_import(kind: str, tmp_path: Path) -> None:
     assert info.value.kind == "gone" and "is gone" in str(info.value)
     assert "choose another data folder" in str(info.value)
     assert not library.root.exists(), "an empty data folder was created where the drive was"
+    with pytest.raises(StorageError, match="reading the library stopped: the folder .* is gone"):
+        library.songs()  # not an empty library
     away.rename(library.root)  # plugged in again
     if kind == "noise":
         # Known limit: zip members unpacked before the drive went stay in its tmp/ folder (they
