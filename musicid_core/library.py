@@ -229,7 +229,9 @@ class Library:
                 break
             progress(index / max(len(files), 1), f"Importing {path.name}")
             try:
-                outcome = self._add_one_song(path)
+                with diskspace.translated(f"importing {path.name}", self.root,
+                                          cleanup=self._orphan_remover(path, self.root / "songs")):
+                    outcome = self._add_one_song(path)
             except diskspace.StorageError as exc:  # the files after it would fail too: stop here
                 raise exc.noting(_kept(report, "songs")) from None
             except MusicIdError as exc:
@@ -284,7 +286,9 @@ class Library:
                     break
                 progress(index / max(len(sources), 1), f"Importing noise {label}")
                 try:
-                    outcome = self._add_one_noise(path, label, pack)
+                    with diskspace.translated(f"importing noise {Path(label).name}", self.root,
+                                              cleanup=self._orphan_remover(path, self.root / "noise" / pack)):
+                        outcome = self._add_one_noise(path, label, pack)
                 except diskspace.StorageError as exc:  # the clips after it would fail too: stop here
                     raise exc.noting(_kept(report, "noise clips")) from None
                 except MusicIdError as exc:
@@ -365,17 +369,15 @@ class Library:
             added=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
             artist=artist,
         )
-        doing, files = f"importing {path.name}", (self.song_path(song), self.song_path(song).with_suffix(".json"))
-        diskspace.ensure_free_space(self.root, audio.size * 2, doing=doing)
-        with diskspace.translated(doing, self.root, cleanup=self._unlisted_remover(files, song.id, "songs")):
-            atomic_save_npy(files[0], audio.astype(np.float16))
-            atomic_write_bytes(files[1], _json_bytes(asdict(song)))
-            with self.locked():
-                catalogue = self._read()
-                if any(s["sha256"] == digest or s["id"] == song.id for s in catalogue["songs"]):
-                    return song.title  # another process added it meanwhile; its files are identical
-                catalogue["songs"].append(asdict(song))
-                self._write(catalogue)
+        diskspace.ensure_free_space(self.root, audio.size * 2, doing=f"importing {path.name}")
+        atomic_save_npy(self.song_path(song), audio.astype(np.float16))
+        atomic_write_bytes(self.song_path(song).with_suffix(".json"), _json_bytes(asdict(song)))
+        with self.locked():
+            catalogue = self._read()
+            if any(s["sha256"] == digest or s["id"] == song.id for s in catalogue["songs"]):
+                return song.title  # another process added it meanwhile; its files are identical
+            catalogue["songs"].append(asdict(song))
+            self._write(catalogue)
         return song
 
     def _find_song(self, digest: str) -> Song | None:
@@ -419,29 +421,29 @@ class Library:
             duration=round(audio.size / DEFAULT_FEATURES.sample_rate, 2),
             sha256=digest,
         )
-        doing = f"importing noise {clip.name}"
-        files = (self.noise_path(clip), self.noise_path(clip).with_suffix(".json"))
-        diskspace.ensure_free_space(self.root, audio.size * 2, doing=doing)
-        with diskspace.translated(doing, self.root, cleanup=self._unlisted_remover(files, clip.id, "noise", pack)):
-            atomic_save_npy(files[0], audio.astype(np.float16))
-            atomic_write_bytes(files[1], _json_bytes(asdict(clip)))
-            with self.locked():
-                catalogue = self._read()
-                if not any(n["id"] == clip.id and n["pack"] == pack for n in catalogue["noise"]):
-                    catalogue["noise"].append(asdict(clip))
-                    self._write(catalogue)
+        diskspace.ensure_free_space(self.root, audio.size * 2, doing=f"importing noise {clip.name}")
+        atomic_save_npy(self.noise_path(clip), audio.astype(np.float16))
+        atomic_write_bytes(self.noise_path(clip).with_suffix(".json"), _json_bytes(asdict(clip)))
+        with self.locked():
+            catalogue = self._read()
+            if not any(n["id"] == clip.id and n["pack"] == pack for n in catalogue["noise"]):
+                catalogue["noise"].append(asdict(clip))
+                self._write(catalogue)
         return clip
 
-    def _unlisted_remover(self, files: tuple[Path, ...], item_id: str, kind: str, pack: str = "") -> Any:
-        """After a failed write: remove the item's files that this import created, unless the
-        catalogue names the item after all (then they are its audio and must stay)."""
-        created = [f for f in files if not f.exists()]
+    def _orphan_remover(self, source: Path, folder: Path) -> Any:
+        """For a failed import of ``source``: a clean-up that removes the item's files in ``folder``
+        (audio, record) written since now, unless the catalogue names the item after all. Only
+        runs after a failure, so hashing the source again to find the item's id costs nothing."""
+        started = time.time() - 1.0
 
         def remove() -> None:
-            if any(e["id"] == item_id and e.get("pack", pack) == pack for e in self._read()[kind]):
+            item_id = _digest(source, str(source))[:12]
+            if not item_id or item_id in {s.id for s in self.songs()} | {c.id for c in self.noise_clips()}:
                 return
-            for f in created:
-                f.unlink(missing_ok=True)
+            for path in (folder / f"{item_id}.npy", folder / f"{item_id}.json"):
+                if path.exists() and path.stat().st_mtime >= started:
+                    path.unlink(missing_ok=True)
 
         return remove
 

@@ -130,6 +130,11 @@ class State:
         return cls(library.catalogue_path.read_bytes(), (library.models_dir / store.CURRENT).read_bytes(),
                    _files(library.root))
 
+    @classmethod
+    def of_library(cls, library: Library) -> "State":
+        """The same for a library without a model."""
+        return cls(library.catalogue_path.read_bytes(), b"", _files(library.root))
+
     def assert_kept(self, library: Library, catalogue_may_grow: bool = False) -> None:
         if not catalogue_may_grow:
             assert library.catalogue_path.read_bytes() == self.catalogue
@@ -441,3 +446,36 @@ def test_a_run_whose_model_could_not_be_saved_resumes_after_its_last_epoch(
     assert "Resuming after epoch 2 of 2" in messages, messages[:5]
     assert not any(m.startswith("Epoch ") for m in messages), "an epoch was trained again"
     assert result.epochs_run == 2 and store.current_bundle_path(library.models_dir) == result.bundle
+
+
+@pytest.mark.parametrize("kind", ["songs", "noise"])
+def test_a_catalogue_write_failing_on_a_full_disk_leaves_no_orphan_audio(
+    kind: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The audio and the record fit but the catalogue's rewrite meets the full disk (injected:
+    any disk would do): the item's files are removed again and the catalogue is unchanged."""
+    import errno
+
+    library = Library(tmp_path / "data")
+    library.add_songs([synth.write(tmp_path / "old.wav", synth.song(10, seconds=SONG_SECONDS))])
+    state = State.of_library(library)
+    args, _ = _import_args(kind, tmp_path)
+    real_write = Library._write
+
+    def full_at_catalogue(self: Library, catalogue: dict) -> None:  # type: ignore[type-arg]
+        count("disk fills injected")
+        raise OSError(errno.ENOSPC, "No space left on device", str(self.catalogue_path))
+
+    monkeypatch.setattr(Library, "_write", full_at_catalogue)
+    with pytest.raises(StorageError, match="is full") as info:
+        if kind == "songs":
+            library.add_songs(args[2:])
+        else:
+            library.add_noise([args[2]], pack="pub")
+    if kind == "songs":
+        assert "0 songs imported before it were kept" in str(info.value)
+    assert library.catalogue_path.read_bytes() == state.catalogue
+    assert _leftovers(library, state.files) == [], "the audio of the failed item was left behind"
+    monkeypatch.setattr(Library, "_write", real_write)
+    report = library.add_songs(args[2:]) if kind == "songs" else library.add_noise([args[2]], pack="pub")
+    assert len(report.added) == 4 and not library.repair().changed
