@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import errno
 import os
+import shutil
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable, Iterator, Optional
@@ -82,8 +83,7 @@ def format_bytes(n: int) -> str:
 def free_bytes(folder: Path) -> int:
     """Bytes an unprivileged writer may still use on the disk holding ``folder`` (or its nearest
     existing parent)."""
-    stats = _statvfs(Path(folder))
-    return int(stats.f_bavail * stats.f_frsize)
+    return int(shutil.disk_usage(_nearest_existing(Path(folder))).free)
 
 
 def ensure_free_space(folder: Path | str, needed_bytes: int, doing: str) -> None:
@@ -204,20 +204,19 @@ def _error(kind: str, folder: Path, doing: str, needed: Optional[int] = None, da
 def _folder_problem(folder: Path) -> Optional[str]:
     if not folder.is_dir():
         return GONE
-    if os.statvfs(folder).f_flag & os.ST_RDONLY:
+    if hasattr(os, "statvfs") and os.statvfs(folder).f_flag & os.ST_RDONLY:  # POSIX; Windows says EROFS later
         return READ_ONLY
     if not os.access(folder, os.W_OK):
         return DENIED
     return None
 
 
-def _statvfs(folder: Path) -> os.statvfs_result:
+def _nearest_existing(folder: Path) -> Path:
+    """``folder`` or its nearest parent that exists (a folder about to be made is on its disk)."""
     for candidate in (folder, *folder.parents):
-        try:
-            return os.statvfs(candidate)
-        except OSError:
-            continue
-    return os.statvfs(os.sep)
+        if candidate.is_dir():
+            return candidate
+    return Path(folder.anchor or os.sep)
 
 
 def _where(exc: OSError, folder: Path) -> Path:
