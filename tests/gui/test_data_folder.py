@@ -93,3 +93,35 @@ def test_a_data_folder_that_cannot_be_opened_at_start_offers_another(tmp_path: P
     assert seen and "read-only disk" in seen[0] and str(stuck) in seen[0]
     assert library is not None and library.root == other
     assert Settings().data_folder() == str(other)
+
+
+def test_a_full_disk_during_import_and_training_is_shown_and_the_app_keeps_running(
+    qtbot: Any, make_window: Any, trained_dir: Path, tmp_path: Path, monkeypatch: Any, caplog: Any
+) -> None:
+    import training.train
+    from musicid_core.library import Library
+
+    window = make_window()
+    songs_before = window.library_tab.songs_table.rowCount()
+
+    def full_import(self: Library, paths: Any, progress: Any = None, should_stop: Any = None) -> Any:
+        raise _full_disk(self.root).noting("0 songs imported before it were kept")
+
+    monkeypatch.setattr(Library, "add_songs", full_import)
+    window.library_tab.add_songs([str(tmp_path / "new.wav")])
+    qtbot.waitUntil(lambda: not window.library_tab.busy, timeout=10000)
+    assert any("Import failed" in r.message and "is full" in r.message for r in caplog.records)
+    assert window.library_tab.progress_label.text() == "Import stopped"
+    assert window.library_tab.songs_table.rowCount() == songs_before
+
+    def full_training(library: Library, *args: Any, **kwargs: Any) -> Any:
+        raise _full_disk(library.root)
+
+    monkeypatch.setattr(training.train, "train", full_training)
+    with qtbot.waitSignal(window.training_tab.training_finished, timeout=60000) as finished:
+        window.training_tab.start_training()
+    assert isinstance(finished.args[0], StorageError)
+    label = window.training_tab.stage_label.text()
+    assert label.startswith("Training failed: ") and "is full" in label, label
+    qtbot.waitUntil(window.training_tab.train_button.isEnabled, timeout=10000)  # ready for another try
+    assert window.isVisible()
