@@ -32,6 +32,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as _dt
 import hashlib
+import json
 import math
 import os
 import re
@@ -90,6 +91,15 @@ class NoiseClip:
 
 _SONG_FIELDS = tuple(f.name for f in dataclasses.fields(Song))
 _NOISE_FIELDS = tuple(f.name for f in dataclasses.fields(NoiseClip))
+_FIELDS = {Song: _SONG_FIELDS, NoiseClip: _NOISE_FIELDS}
+# Rows whose values have types or durations our entries never have (NaN cannot be stored: SQLite
+# makes it NULL, refused by NOT NULL; 1e999 is SQLite's infinity).
+_WRONG_TYPES = {
+    table: f"SELECT count(*) FROM {table} WHERE "
+    + " OR ".join(f"typeof({n}) != 'text'" for n in fields if n != "duration")
+    + " OR typeof(duration) NOT IN ('real', 'integer') OR NOT (duration >= 0 AND duration < 1e999)"
+    for table, fields in (("songs", _SONG_FIELDS), ("noise", _NOISE_FIELDS))
+}
 
 
 class Contents(NamedTuple):
@@ -104,14 +114,16 @@ class CatalogueDamaged(LibraryError):
     to a repair."""
 
 
+_ENCODE = json.JSONEncoder(ensure_ascii=True, separators=(",", ":"), default=repr).encode
+
+
 def row_checksum(entry: Song | NoiseClip) -> str:
     """A checksum of one entry's values, stored beside them to detect edits and flipped bytes.
 
-    Length-prefixed fields, so no two different entries give the same text; the duration as
-    ``repr`` of its float, which round-trips exactly through SQLite's REAL."""
-    values = (repr(x) if isinstance(x, float) else x for x in dataclasses.astuple(entry))
-    text = "\n".join(f"{len(v)}:{v}" for v in values)
-    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+    The values as a JSON list: unambiguous, the same in every Python version (pure ASCII, so no
+    Unicode tables involved), floats as their shortest ``repr``, which round-trips through REAL."""
+    values = [getattr(entry, name) for name in _FIELDS[type(entry)]]
+    return hashlib.sha256(_ENCODE(values).encode("ascii")).hexdigest()
 
 
 class Catalogue:
@@ -127,9 +139,10 @@ class Catalogue:
         return self.path.exists()
 
     # ----- reading
-    def read(self) -> Contents:
-        """Every song and noise clip, validated; one snapshot of both tables."""
-        with self._connection() as conn:
+    def read(self, *, thorough: bool = False) -> Contents:
+        """Every song and noise clip, validated; one snapshot of both tables. ``thorough``: the full
+        ``integrity_check`` (indexes against tables too), for repair, instead of ``quick_check``."""
+        with self._connection(thorough=thorough) as conn:
             conn.execute("BEGIN")
             try:
                 return self._validated(conn)
@@ -138,8 +151,12 @@ class Catalogue:
 
     # ----- changing (callers hold the library's lock; each call is one transaction)
     def add_song(self, song: Song) -> bool:
-        """Insert ``song``; False (and no change) when a song with its content or id is present."""
-        with self._transaction() as conn:
+        """Insert ``song``; False (and no change) when a song with its content or id is present.
+
+        Adding checks the file's structure and looks duplicates up by index, but does not validate
+        every other row: that keeps an add O(1) in Python. ``Library`` reads (and so validates) the
+        whole catalogue before an add anyway, to report duplicates by title."""
+        with self._transaction(validate=False) as (conn, _):
             if conn.execute("SELECT 1 FROM songs WHERE sha256 = ? OR id = ?", (song.sha256, song.id)).fetchone():
                 return False
             _insert_songs(conn, [song])
@@ -147,15 +164,15 @@ class Catalogue:
 
     def remove_song(self, song_id: str) -> Optional[Song]:
         """Delete the song ``song_id``; None when there is none."""
-        with self._transaction() as conn:
-            song = next((s for s in self._validated(conn).songs if s.id == song_id), None)
+        with self._transaction() as (conn, contents):
+            song = next((s for s in contents.songs if s.id == song_id), None)
             if song is not None:
                 conn.execute("DELETE FROM songs WHERE id = ?", (song_id,))
         return song
 
     def add_noise(self, clip: NoiseClip) -> bool:
         """Insert ``clip``; False when its pack already holds a clip with its id."""
-        with self._transaction() as conn:
+        with self._transaction(validate=False) as (conn, _):
             if conn.execute("SELECT 1 FROM noise WHERE pack = ? AND id = ?", (clip.pack, clip.id)).fetchone():
                 return False
             _insert_noise(conn, [clip])
@@ -163,12 +180,12 @@ class Catalogue:
 
     def remove_noise_pack(self, pack: str) -> int:
         """Delete every clip of ``pack``; how many there were."""
-        with self._transaction() as conn:
+        with self._transaction() as (conn, _):
             return conn.execute("DELETE FROM noise WHERE pack = ?", (pack,)).rowcount
 
     def remove_entries(self, songs: Iterable[Song], noise: Iterable[NoiseClip]) -> None:
         """Delete these entries in one transaction (repair: entries whose audio is gone)."""
-        with self._transaction() as conn:
+        with self._transaction() as (conn, _):
             conn.executemany("DELETE FROM songs WHERE id = ?", [(s.id,) for s in songs])
             conn.executemany("DELETE FROM noise WHERE pack = ? AND id = ?", [(n.pack, n.id) for n in noise])
 
@@ -223,7 +240,7 @@ class Catalogue:
 
     # ----- internals
     @contextmanager
-    def _connection(self) -> Iterator[sqlite3.Connection]:
+    def _connection(self, *, thorough: bool = False) -> Iterator[sqlite3.Connection]:
         """A checked connection: structure, application id and schema version verified."""
         if not self.path.exists():
             raise CatalogueDamaged(f"{self.path} is missing")
@@ -231,32 +248,31 @@ class Catalogue:
             conn = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=rw", uri=True, timeout=self.timeout,
                                    isolation_level=None)
             try:
-                self._check(conn)
+                self._check(conn, thorough)
                 yield conn
             finally:
                 conn.close()
 
     @contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
-        """One write transaction over a catalogue whose every row is valid (a damaged catalogue is
-        never changed, except by repair, which replaces it)."""
+    def _transaction(self, *, validate: bool = True) -> Iterator[tuple[sqlite3.Connection, Contents]]:
+        """One write transaction, with what the catalogue holds. ``validate``: first check every
+        row, so that a damaged catalogue is not changed (except by repair, which replaces it)."""
         with self._connection() as conn:
             conn.execute("BEGIN IMMEDIATE")
             try:
-                self._validated(conn)
-                yield conn
+                yield conn, self._validated(conn) if validate else Contents([], [])
             except BaseException:
                 if conn.in_transaction:
                     conn.execute("ROLLBACK")
                 raise
             conn.execute("COMMIT")
 
-    def _check(self, conn: sqlite3.Connection) -> None:
+    def _check(self, conn: sqlite3.Connection, thorough: bool = False) -> None:
         # Settings first, none of which writes: a damaged file must stay byte for byte as it was.
         conn.execute("PRAGMA trusted_schema = OFF")  # never run functions named by the file's schema
         conn.execute("PRAGMA cell_size_check = ON")  # more damage caught while reading pages
         conn.execute("PRAGMA synchronous = FULL")
-        problems = [row[0] for row in conn.execute("PRAGMA quick_check(3)")]
+        problems = [row[0] for row in conn.execute(f"PRAGMA {'integrity_check' if thorough else 'quick_check'}(3)")]
         if problems != ["ok"]:
             raise CatalogueDamaged(f"{self.path} fails SQLite's integrity check ({'; '.join(map(str, problems))[:200]})")
         if conn.execute("PRAGMA application_id").fetchone()[0] != APPLICATION_ID:
@@ -276,15 +292,29 @@ class Catalogue:
             conn.execute("PRAGMA journal_mode = WAL")  # a valid file set to another mode by some tool
 
     def _validated(self, conn: sqlite3.Connection) -> Contents:
-        songs = [
-            _checked(dict(zip(_SONG_FIELDS, row[:-1])), row[-1], Song, "song")
-            for row in conn.execute(f"SELECT {', '.join(_SONG_FIELDS)}, checksum FROM songs ORDER BY seq")
-        ]
-        noise = [
-            _checked(dict(zip(_NOISE_FIELDS, row[:-1])), row[-1], NoiseClip, "noise clip")
-            for row in conn.execute(f"SELECT {', '.join(_NOISE_FIELDS)}, checksum FROM noise ORDER BY seq")
-        ]
-        return Contents(songs, noise)  # type: ignore[arg-type]
+        """Every entry, each checked as ``song_from_entry``/``noise_from_entry`` check one, and
+        against its checksum. SQLite checks the types of all rows in one query first; only when
+        one is wrong do the rows go through the (slower) checks that say which and why."""
+        return Contents(self._entries(conn, "songs", Song), self._entries(conn, "noise", NoiseClip))
+
+    @staticmethod
+    def _entries(conn: sqlite3.Connection, table: str, kind: type) -> list[Any]:
+        names = _FIELDS[kind]
+        what = "song" if kind is Song else "noise clip"
+        columns = ", ".join("CAST(duration AS REAL)" if n == "duration" else n for n in names)
+        rows = conn.execute(f"SELECT {columns}, checksum FROM {table} ORDER BY seq")
+        if conn.execute(_WRONG_TYPES[table]).fetchone()[0]:
+            rows = conn.execute(f"SELECT {', '.join(names)}, checksum FROM {table} ORDER BY seq")
+            return [_checked(dict(zip(names, row[:-1])), row[-1], kind, what) for row in rows]
+        entries = []
+        for *values, checksum in rows:
+            entry = kind(*values)
+            if not _ID.match(entry.id) or (kind is NoiseClip and not _PACK_NAME.match(entry.pack)):
+                _checked(dict(zip(names, values)), checksum, kind, what)  # raises, saying why
+            if checksum != row_checksum(entry):
+                raise CatalogueDamaged(f"the {what} entry {entry.id} fails its checksum: it was edited or damaged")
+            entries.append(entry)
+        return entries
 
     @contextmanager
     def _translated(self) -> Iterator[None]:
@@ -425,14 +455,14 @@ def _checked_fields(entry: Any, kind: type, what: str) -> dict[str, Any]:
 def _insert_songs(conn: sqlite3.Connection, songs: Iterable[Song]) -> None:
     conn.executemany(
         f"INSERT INTO songs ({', '.join(_SONG_FIELDS)}, checksum) VALUES ({', '.join('?' * (len(_SONG_FIELDS) + 1))})",
-        [(*dataclasses.astuple(s), row_checksum(s)) for s in songs],
+        [(*(getattr(s, name) for name in _SONG_FIELDS), row_checksum(s)) for s in songs],
     )
 
 
 def _insert_noise(conn: sqlite3.Connection, clips: Iterable[NoiseClip]) -> None:
     conn.executemany(
         f"INSERT INTO noise ({', '.join(_NOISE_FIELDS)}, checksum) VALUES ({', '.join('?' * (len(_NOISE_FIELDS) + 1))})",
-        [(*dataclasses.astuple(c), row_checksum(c)) for c in clips],
+        [(*(getattr(c, name) for name in _NOISE_FIELDS), row_checksum(c)) for c in clips],
     )
 
 

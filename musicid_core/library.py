@@ -301,14 +301,12 @@ class Library:
             report = RepairReport(removed_temporary=self._remove_stale_temporaries())
             self._ensure_catalogue(strict=False)  # a valid earlier catalogue.json is imported first
             try:
-                contents = self._read_unexplained()
-            except CatalogueDamaged as exc:
-                report.reason, report.rebuilt = str(exc), True
+                contents = self._without_missing_audio(self._read_unexplained(thorough=True), report)
+            except CatalogueDamaged as exc:  # also damage that only a change runs into
+                report.reason, report.rebuilt, report.dropped = str(exc), True, []
                 report.quarantined = self._quarantine_catalogue()
                 contents = Contents(self._songs_from_records(report), self._noise_from_files(report))
                 self._catalogue.rebuild(contents.songs, contents.noise)
-            else:
-                contents = self._without_missing_audio(contents, report)
             report.songs, report.noise = len(contents.songs), len(contents.noise)
         return report
 
@@ -398,9 +396,9 @@ class Library:
         with self._explained():
             return self._read_unexplained()
 
-    def _read_unexplained(self) -> Contents:
+    def _read_unexplained(self, *, thorough: bool = False) -> Contents:
         if self.catalogue_path.exists():
-            return self._catalogue.read()
+            return self._catalogue.read(thorough=thorough)
         if self.legacy_catalogue_path.exists():  # still in use: not imported yet (or damaged)
             return read_legacy_json(self.legacy_catalogue_path)
         if self._has_item_records():
