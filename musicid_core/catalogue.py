@@ -143,11 +143,10 @@ class Catalogue:
         """Every song and noise clip, validated; one snapshot of both tables. ``thorough``: the full
         ``integrity_check`` (indexes against tables too), for repair, instead of ``quick_check``."""
         with self._connection(thorough=thorough) as conn:
-            conn.execute("BEGIN")
-            try:
-                return self._validated(conn)
-            finally:
-                conn.execute("COMMIT")
+            conn.execute("BEGIN")  # ends with the connection, whatever happens
+            contents = self._validated(conn)
+            conn.execute("COMMIT")
+        return contents
 
     # ----- changing (callers hold the library's lock; each call is one transaction)
     def add_song(self, song: Song) -> bool:
@@ -302,12 +301,11 @@ class Catalogue:
         names = _FIELDS[kind]
         what = "song" if kind is Song else "noise clip"
         columns = ", ".join("CAST(duration AS REAL)" if n == "duration" else n for n in names)
-        rows = conn.execute(f"SELECT {columns}, checksum FROM {table} ORDER BY seq")
         if conn.execute(_WRONG_TYPES[table]).fetchone()[0]:
             rows = conn.execute(f"SELECT {', '.join(names)}, checksum FROM {table} ORDER BY seq")
             return [_checked(dict(zip(names, row[:-1])), row[-1], kind, what) for row in rows]
         entries = []
-        for *values, checksum in rows:
+        for *values, checksum in conn.execute(f"SELECT {columns}, checksum FROM {table} ORDER BY seq"):
             entry = kind(*values)
             if not _ID.match(entry.id) or (kind is NoiseClip and not _PACK_NAME.match(entry.pack)):
                 _checked(dict(zip(names, values)), checksum, kind, what)  # raises, saying why

@@ -13,10 +13,11 @@ Layout of the data folder::
     models/                 model bundles (see ``models.store``)
     .lock                   a file lock: the app and the command line may share one folder
 
-Every change takes the lock and is one catalogue transaction that first validates what is
-there, so two processes never lose each other's edits. Audio files are written before the
-catalogue names them: a crash leaves at worst an orphan file, never a catalogue entry without its
-audio.
+Every change takes the lock and is one catalogue transaction, so two processes never lose each
+other's edits, and a damaged catalogue is never changed (an add first lists the songs, which
+validates them; a removal validates every row in its transaction). Audio files are written
+before the catalogue names them: a crash leaves at worst an orphan file, never a catalogue entry
+without its audio.
 
 A damaged, hand-edited or missing catalogue is never silently used or replaced: reads raise a
 ``LibraryError`` that says to run ``musicid library repair``, which sets the bad file aside as
