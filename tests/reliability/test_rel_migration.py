@@ -103,3 +103,15 @@ def run_and_kill_popen(proc: subprocess.Popen[str], delay: float) -> None:
         proc.send_signal(signal.SIGKILL)
         proc.wait()
         count("SIGKILL injected")
+
+
+def test_two_processes_opening_an_old_folder_at_once_migrate_it_once(tmp_path: Path) -> None:
+    original = legacy_folder(tmp_path / "data", ENTRIES)
+    procs = [subprocess.Popen(_driver(tmp_path / "data", 0), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                              env=child_env(), cwd=REPO) for _ in range(2)]
+    outputs = [proc.communicate(timeout=120) for proc in procs]
+    count("concurrent process races")
+    assert [proc.returncode for proc in procs] == [0, 0], [err[-300:] for _, err in outputs]
+    assert all(f"SONGS {ENTRIES}" in out for out, _ in outputs), outputs
+    assert [p.name for p in (tmp_path / "data").glob("catalogue.json*")] == ["catalogue.json.migrated"]
+    _assert_migrated(tmp_path / "data", original, ENTRIES)
