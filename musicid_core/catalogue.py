@@ -32,7 +32,6 @@ from __future__ import annotations
 import dataclasses
 import datetime as _dt
 import hashlib
-import json
 import math
 import os
 import re
@@ -114,16 +113,26 @@ class CatalogueDamaged(LibraryError):
     to a repair."""
 
 
-_ENCODE = json.JSONEncoder(ensure_ascii=True, separators=(",", ":"), default=repr).encode
-
-
 def row_checksum(entry: Song | NoiseClip) -> str:
     """A checksum of one entry's values, stored beside them to detect edits and flipped bytes.
 
-    The values as a JSON list: unambiguous, the same in every Python version (pure ASCII, so no
-    Unicode tables involved), floats as their shortest ``repr``, which round-trips through REAL."""
-    values = [getattr(entry, name) for name in _FIELDS[type(entry)]]
-    return hashlib.sha256(_ENCODE(values).encode("ascii")).hexdigest()
+    Each value length-prefixed (so no two different entries give the same text), text as it is,
+    the duration as the ``repr`` of its float (which round-trips exactly through SQLite's REAL).
+    Written out per kind: this runs for every row of every read."""
+    try:
+        if isinstance(entry, Song):
+            d = repr(entry.duration)
+            text = (f"{len(entry.id)}:{entry.id}|{len(entry.title)}:{entry.title}|{len(entry.source)}:{entry.source}|"
+                    f"{len(d)}:{d}|{len(entry.sha256)}:{entry.sha256}|{len(entry.added)}:{entry.added}|"
+                    f"{len(entry.artist)}:{entry.artist}")
+        else:
+            d = repr(entry.duration)
+            text = (f"{len(entry.id)}:{entry.id}|{len(entry.pack)}:{entry.pack}|{len(entry.name)}:{entry.name}|"
+                    f"{len(d)}:{d}|{len(entry.sha256)}:{entry.sha256}")
+    except TypeError:  # a value that is not text (only in entries that fail validation anyway)
+        values = [getattr(entry, name) for name in _FIELDS[type(entry)]]
+        text = "|".join(f"{len(v)}:{v}" for v in (v if isinstance(v, str) else repr(v) for v in values))
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 class Catalogue:
