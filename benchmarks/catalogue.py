@@ -61,7 +61,7 @@ def json_adds(folder: Path, n: int) -> list[float]:
             songs = [asdict(s) for s in contents.songs] + [asdict(song)]
             write_checked_json(path, LEGACY_JSON_SCHEMA, {"songs": songs, "noise": [asdict(c) for c in contents.noise]})
 
-    return [timed(lambda: add(fake_song(i))) for i in range(n)]
+    return [timed(lambda i=i: add(fake_song(i))) for i in range(n)]
 
 
 def sqlite_adds(folder: Path, n: int) -> list[float]:
@@ -72,7 +72,7 @@ def sqlite_adds(folder: Path, n: int) -> list[float]:
         with library._changing() as catalogue:
             assert catalogue.add_song(song)
 
-    return [timed(lambda: add(fake_song(i))) for i in range(n)]
+    return [timed(lambda i=i: add(fake_song(i))) for i in range(n)]
 
 
 def json_change(path: Path) -> None:
@@ -116,7 +116,7 @@ def main() -> None:
         folder.mkdir()
         result[name] = summary(adds(folder, args.entries))
         if name == "json":
-            listing = best_of(lambda: read_legacy_json(folder / "catalogue.json").songs)
+            listing = best_of(lambda folder=folder: read_legacy_json(folder / "catalogue.json").songs)
             size = (folder / "catalogue.json").stat().st_size
         else:
             library = Library(folder)

@@ -40,7 +40,8 @@ import tempfile
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Iterator, NamedTuple, Optional
+from collections.abc import Iterable, Iterator
+from typing import Any, NamedTuple
 
 from musicid_core.errors import LibraryError
 from musicid_core.storage import fsync_dir, read_checked_json
@@ -170,7 +171,7 @@ class Catalogue:
             _insert_songs(conn, [song])
         return True
 
-    def remove_song(self, song_id: str) -> Optional[Song]:
+    def remove_song(self, song_id: str) -> Song | None:
         """Delete the song ``song_id``; None when there is none."""
         with self._transaction() as (conn, contents):
             song = next((s for s in contents.songs if s.id == song_id), None)
@@ -208,7 +209,7 @@ class Catalogue:
             raise LibraryError(f"{self.path} exists; set it aside before rebuilding it")
         self._install(self._build(songs, noise))
 
-    def quarantine(self) -> Optional[Path]:
+    def quarantine(self) -> Path | None:
         """Move the catalogue (and its write-ahead log, which belongs to it) aside as
         ``catalogue.sqlite.damaged-<time>``; None when there was no catalogue file."""
         stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%d-%H%M%S-%f")
@@ -282,7 +283,8 @@ class Catalogue:
         conn.execute("PRAGMA synchronous = FULL")
         problems = [row[0] for row in conn.execute(f"PRAGMA {'integrity_check' if thorough else 'quick_check'}(3)")]
         if problems != ["ok"]:
-            raise CatalogueDamaged(f"{self.path} fails SQLite's integrity check ({'; '.join(map(str, problems))[:200]})")
+            shown = "; ".join(map(str, problems))[:200]
+            raise CatalogueDamaged(f"{self.path} fails SQLite's integrity check ({shown})")
         if conn.execute("PRAGMA application_id").fetchone()[0] != APPLICATION_ID:
             raise CatalogueDamaged(f"{self.path} is an SQLite file but not a MusicID catalogue")
         try:
@@ -312,12 +314,12 @@ class Catalogue:
         columns = ", ".join("CAST(duration AS REAL)" if n == "duration" else n for n in names)
         if conn.execute(_WRONG_TYPES[table]).fetchone()[0]:
             rows = conn.execute(f"SELECT {', '.join(names)}, checksum FROM {table} ORDER BY seq")
-            return [_checked(dict(zip(names, row[:-1])), row[-1], kind, what) for row in rows]
+            return [_checked(dict(zip(names, row[:-1], strict=True)), row[-1], kind, what) for row in rows]
         entries = []
         for *values, checksum in conn.execute(f"SELECT {columns}, checksum FROM {table} ORDER BY seq"):
             entry = kind(*values)
             if not _ID.match(entry.id) or (kind is NoiseClip and not _PACK_NAME.match(entry.pack)):
-                _checked(dict(zip(names, values)), checksum, kind, what)  # raises, saying why
+                _checked(dict(zip(names, values, strict=True)), checksum, kind, what)  # raises, saying why
             if checksum != row_checksum(entry):
                 raise CatalogueDamaged(f"the {what} entry {entry.id} fails its checksum: it was edited or damaged")
             entries.append(entry)
@@ -459,18 +461,19 @@ def _checked_fields(entry: Any, kind: type, what: str) -> dict[str, Any]:
     return fields
 
 
-def _insert_songs(conn: sqlite3.Connection, songs: Iterable[Song]) -> None:
+def _insert(conn: sqlite3.Connection, table: str, entries: Iterable[Song | NoiseClip], names: tuple[str, ...]) -> None:
     conn.executemany(
-        f"INSERT INTO songs ({', '.join(_SONG_FIELDS)}, checksum) VALUES ({', '.join('?' * (len(_SONG_FIELDS) + 1))})",
-        [(*(getattr(s, name) for name in _SONG_FIELDS), row_checksum(s)) for s in songs],
+        f"INSERT INTO {table} ({', '.join(names)}, checksum) VALUES ({', '.join('?' * (len(names) + 1))})",
+        [(*(getattr(e, name) for name in names), row_checksum(e)) for e in entries],
     )
+
+
+def _insert_songs(conn: sqlite3.Connection, songs: Iterable[Song]) -> None:
+    _insert(conn, "songs", songs, _SONG_FIELDS)
 
 
 def _insert_noise(conn: sqlite3.Connection, clips: Iterable[NoiseClip]) -> None:
-    conn.executemany(
-        f"INSERT INTO noise ({', '.join(_NOISE_FIELDS)}, checksum) VALUES ({', '.join('?' * (len(_NOISE_FIELDS) + 1))})",
-        [(*(getattr(c, name) for name in _NOISE_FIELDS), row_checksum(c)) for c in clips],
-    )
+    _insert(conn, "noise", clips, _NOISE_FIELDS)
 
 
 def _companion(path: Path, suffix: str) -> Path:

@@ -102,7 +102,8 @@ def test_busy_and_full_are_not_damage(tmp_path: Path, monkeypatch: pytest.Monkey
 def _legacy_library(tmp_path: Path) -> tuple[Path, list[Song], bytes]:
     """A data folder as the JSON version left it: audio, per-song records and catalogue.json."""
     library = Library(tmp_path / "data")
-    songs = library.add_songs([synth.write(tmp_path / f"song {i}.wav", synth.song(i, seconds=6.0)) for i in range(3)]).added
+    files = [synth.write(tmp_path / f"song {i}.wav", synth.song(i, seconds=6.0)) for i in range(3)]
+    songs = library.add_songs(files).added
     library.add_noise([synth.write(tmp_path / "hum.wav", synth.noise(0, seconds=2.0))], pack="room")
     clips = library.noise_clips()
     library.catalogue_path.unlink()

@@ -4,8 +4,8 @@ Usage: migrate_driver.py DATA_DIR KILL_AT
 
 KILL_AT = k > 0: the process SIGKILLs itself just before its k-th rename or fsync (every step
 of the migration that makes something durable). KILL_AT = 0: no kill; prints ``STEPS <n>``,
-the number of such steps, ``SECONDS <s>`` the opening took, and ``SONGS <n>``. KILL_AT = -1: prints ``READY`` just before opening,
-for a parent that kills at a random time.
+the number of such steps, ``SECONDS <s>`` the opening took, and ``SONGS <n>``. KILL_AT = -1:
+prints ``READY`` just before opening, for a parent that kills at a random time.
 """
 
 from __future__ import annotations

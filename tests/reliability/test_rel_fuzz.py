@@ -201,7 +201,8 @@ def test_fuzz_catalogue_file(steps: list, catalogue_seed: bytes, tmp_path_factor
         raise
 
 
-sql_value = st.text(max_size=10) | st.integers(-(2**63), 2**63 - 1) | st.floats(allow_nan=False) | st.binary(max_size=8)
+sql_value = (st.text(max_size=10) | st.integers(-(2**63), 2**63 - 1) | st.floats(allow_nan=False)
+             | st.binary(max_size=8))
 song_row = st.tuples(hex_id | st.sampled_from(["../../etc", "a" * 12, "/abs/path00"]) | sql_value, sql_value,
                      sql_value, st.floats() | sql_value, sql_value, sql_value, sql_value)
 noise_row = st.tuples(hex_id | sql_value, st.sampled_from(["room", "../up", "/abs", ".", "", "ok pack"]) | sql_value,
@@ -222,8 +223,8 @@ def test_fuzz_catalogue_rows(songs: list, noise: list, tmp_path_factory) -> None
             for values, valid in rows:
                 checksum = row_checksum(kind(*values)) if valid else "0" * 64
                 try:
-                    db.execute(f"INSERT INTO {table} ({columns}, checksum) VALUES ({', '.join('?' * (len(values) + 1))})",
-                               (*values, checksum))
+                    marks = ", ".join("?" * (len(values) + 1))
+                    db.execute(f"INSERT INTO {table} ({columns}, checksum) VALUES ({marks})", (*values, checksum))
                 except sqlite3.IntegrityError:  # NOT NULL (NaN is stored as NULL) or a repeated id
                     continue
     check_catalogue(library)
