@@ -233,7 +233,7 @@ def catalogue_section(w, r: dict | None) -> None:  # type: ignore[no-untyped-def
       "as `Library` does it: list the songs to find a duplicate, then the lock and the change. "
       f"Load average {r['load_average_before'][0]:.1f} before, {r['load_average'][0]:.1f} after "
       "(other jobs shared the CPU: times are upper bounds).\n")
-    w(f"| measure | JSON (`catalogue.json`, before) | SQLite (`catalogue.sqlite`) |")
+    w("| measure | JSON (`catalogue.json`, before) | SQLite (`catalogue.sqlite`) |")
     w("|---|---|---|")
     j, q = r["json"], r["sqlite"]
     w(f"| add {n} entries one by one: total | {j['total_s']:.1f} s | {q['total_s']:.1f} s |")
