@@ -52,6 +52,15 @@ CLEAR_AGREEMENT = 0.8
 FILE_FILTER = "Audio recordings (*.wav *.flac *.ogg *.oga *.opus *.mp3 *.m4a *.aac *.mp4 *.aif *.aiff);;All files (*)"
 
 
+class ModelState:
+    """Where the model stands, as far as Listen is concerned."""
+
+    NONE = "none"  # no trained model
+    LOADING = "loading"
+    READY = "ready"  # loaded and run once
+    FAILED = "failed"
+
+
 class ListenTab(QWidget):
     identified = Signal(object)  # the final Identification of a listen or a file
     listening_changed = Signal(bool)
@@ -72,6 +81,9 @@ class ListenTab(QWidget):
         self._last_refined = 0
         self._previous: Optional[Identification] = None
         self._started = 0.0
+        self._devices: list[InputDevice] = []
+        self._model_state = ModelState.NONE
+        self._model_detail = ""
         self._build()
         self.refresh_devices()
 
@@ -196,7 +208,35 @@ class ListenTab(QWidget):
             log.info("remembered microphone %r is not connected; using the system default", remembered)
         self.device_combo.setCurrentIndex(max(index, 0))
         self.device_combo.blockSignals(False)
-        self.listen_button.setEnabled(bool(devices) or self.bridge.active)
+        self._update_listen_button()
+
+    # ----- the model: not loaded while the microphone streams (issue 13)
+    @property
+    def model_ready(self) -> bool:
+        return self._model_state == ModelState.READY
+
+    def set_model_state(self, state: str, detail: str = "") -> None:
+        """Called by the window as the model loads. Listen is not offered while a model loads, so
+        that TensorFlow never loads or traces while the microphone streams (``ModelService``)."""
+        self._model_state, self._model_detail = state, detail
+        self._update_listen_button()
+
+    def _update_listen_button(self) -> None:
+        """The one place that decides whether Listen can be pressed and what it says."""
+        button = self.listen_button
+        if self.listening:
+            button.setEnabled(True)
+            return
+        state = self._model_state
+        button.setText("Loading the model…" if state == ModelState.LOADING else "Listen")
+        # Without a model Listen still works (the live view checks the microphone; the answer says
+        # what is missing): only a model being loaded must not overlap a stream.
+        button.setEnabled(bool(self._devices) and state != ModelState.LOADING)
+        button.setToolTip({
+            ModelState.LOADING: "The model is loading; Listen is ready in a few seconds",
+            ModelState.NONE: "Start or stop listening (Space). There is no model yet: add songs and train one",
+            ModelState.FAILED: f"Start or stop listening (Space). The model cannot be used: {self._model_detail}",
+        }.get(state, "Start or stop listening (Space)"))
 
     def _device_chosen(self, index: int) -> None:
         self.settings.set_input_device(self.device_combo.itemData(index) or "")
@@ -246,7 +286,7 @@ class ListenTab(QWidget):
             return
         self.bridge.stop()
         self.listen_button.setChecked(False)
-        self.listen_button.setText("Listen")
+        self._update_listen_button()
         self.level_meter.setValue(-60)
         self.level_meter.setFormat("input level: —")
         self.listening_changed.emit(False)
@@ -317,7 +357,10 @@ class ListenTab(QWidget):
                 from musicid_core.audio.decode import load_audio
 
                 audio = load_audio(audio)
-            recognizer = service.recognizer()
+            # While the microphone is open only the model already in memory is used: loading one
+            # then could crash (ModelService). A file, or the final answer after the stream closed,
+            # may load the newest model.
+            recognizer = service.recognizer() if final else service.loaded()
             return recognizer.identify(audio, top_k=5), audio.size / DEFAULT_FEATURES.sample_rate
 
         if not final:

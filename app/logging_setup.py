@@ -1,11 +1,14 @@
 """Logging bootstrap (STYLE P7): a rotating file in the user log dir, Qt messages included.
 
 A GUI app usually has no terminal, so the file is the record; the console handler is added only
-when there is a real stderr and we are not a frozen bundle.
+when there is a real stderr and we are not a frozen bundle. A native crash (a segmentation fault
+in a C extension) never reaches Python's excepthook, so ``faulthandler`` writes every thread's
+stack into the same file when one happens (issue 13: such crashes used to leave no trace).
 """
 
 from __future__ import annotations
 
+import faulthandler
 import logging
 import logging.handlers
 import os
@@ -41,7 +44,7 @@ def setup_logging(folder: Optional[Path] = None, console: Optional[bool] = None)
             root.removeHandler(handler)
             handler.close()
     formatter = logging.Formatter("%(asctime)s %(levelname)s %(threadName)s %(name)s: %(message)s")
-    file_handler = logging.handlers.RotatingFileHandler(path, maxBytes=100_000, backupCount=5, encoding="utf-8")
+    file_handler = _CrashRecordingFileHandler(path, maxBytes=100_000, backupCount=5, encoding="utf-8")
     file_handler.setFormatter(formatter)
     file_handler._musicid = True  # type: ignore[attr-defined]
     root.addHandler(file_handler)
@@ -60,6 +63,29 @@ def setup_logging(folder: Optional[Path] = None, console: Optional[bool] = None)
         "MusicID %s starting (Python %s, %s)", __version__, platform.python_version(), platform.platform()
     )
     return path
+
+
+class _CrashRecordingFileHandler(logging.handlers.RotatingFileHandler):
+    """The log file, which is also where ``faulthandler`` writes a native crash's stacks; after a
+    rollover the new file takes over that role (the old stream is closed)."""
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self._record_crashes()
+
+    def doRollover(self) -> None:  # noqa: N802 - logging's name
+        super().doRollover()
+        self._record_crashes()
+
+    def _record_crashes(self) -> None:
+        if self.stream is None:
+            self.stream = self._open()
+        faulthandler.enable(file=self.stream, all_threads=True)
+
+    def close(self) -> None:
+        if faulthandler.is_enabled():
+            faulthandler.disable()  # never leave it pointing at a closed file
+        super().close()
 
 
 def _qt_message(kind: QtMsgType, context: object, message: str) -> None:

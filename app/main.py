@@ -84,7 +84,6 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
     window = MainWindow(library, settings, log_file)
     window.show()
-    QTimer.singleShot(0, window.preload_model)
     QTimer.singleShot(0, window.offer_demo)
     if args.quit_after is not None:
         QTimer.singleShot(int(args.quit_after * 1000), window.close)

@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 from typing import Optional
 
-from PySide6.QtCore import Qt, QUrl, Signal
+from PySide6.QtCore import Qt, QTimer, QUrl, Signal
 from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QDesktopServices, QDragEnterEvent, QDropEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import QApplication, QFileDialog, QMainWindow, QMessageBox, QTabWidget
 
@@ -21,7 +21,7 @@ from app import errors
 from app.errors import show_error, user_message
 from app.history import History
 from app.library_tab import LibraryTab, song_like
-from app.listen_tab import ListenTab
+from app.listen_tab import ListenTab, ModelState
 from app.model_service import ModelService
 from app.settings import Settings
 from app.training_tab import TrainingTab
@@ -70,10 +70,13 @@ class MainWindow(QMainWindow):
         self.listen_tab.listening_changed.connect(
             lambda on: self.statusBar().showMessage("Listening…" if on else "Stopped listening.", 0 if on else 4000)
         )
+        self.listen_tab.listening_changed.connect(self._load_deferred_model)
+        self._model_load_deferred = False
         self._build_menus()
         self._restore()
         errors.set_data_folder_chooser(self.choose_data_folder)
         self.statusBar().showMessage("Ready.", 3000)
+        QTimer.singleShot(0, self.preload_model)
 
     # ----- menus and shortcuts
     def _build_menus(self) -> None:
@@ -154,8 +157,7 @@ class MainWindow(QMainWindow):
         log.info("data folder switched to %s", library.root)
         successor = MainWindow(library, self.settings, self.log_file)
         OPEN_WINDOWS.append(successor)
-        successor.show()
-        successor.preload_model()
+        successor.show()  # it loads its model itself, as every new window does
         self.data_folder_switched.emit(successor)
         self.close()
         if self in OPEN_WINDOWS:
@@ -240,20 +242,38 @@ class MainWindow(QMainWindow):
         self.preload_model()
 
     def preload_model(self) -> None:
-        """Import TensorFlow and load the current model in the background (STYLE P13)."""
+        """Import TensorFlow, load the current model and run it once in the background (STYLE P13);
+        Listen is enabled when that is done. Never while the microphone is open (``ModelService``):
+        a model saved during a listen is loaded when the listen ends."""
+        listen = self.listen_tab
         if current_bundle_path(self.library.models_dir) is None:
+            listen.set_model_state(ModelState.NONE)
             return
+        if listen.listening:
+            self._model_load_deferred = True
+            return
+        if not self.service.is_loaded():
+            listen.set_model_state(ModelState.LOADING)
         self.statusBar().showMessage("Loading the model…")
         service = self.service
 
         def job(state: TaskState) -> str:
             return service.recognizer().bundle.path.name
 
-        run_task(
-            self.recognition_pool, job,
-            on_result=lambda name: self.statusBar().showMessage(f"Model {name} ready for listening.", 5000),
-            on_error=lambda exc: self.statusBar().showMessage(f"The model cannot be used: {user_message(exc)}"),
-        )
+        def ready(name: str) -> None:
+            listen.set_model_state(ModelState.READY)
+            self.statusBar().showMessage(f"Model {name} ready for listening.", 5000)
+
+        def failed(exc: BaseException) -> None:
+            listen.set_model_state(ModelState.FAILED, user_message(exc))
+            self.statusBar().showMessage(f"The model cannot be used: {user_message(exc)}")
+
+        run_task(self.recognition_pool, job, on_result=ready, on_error=failed)
+
+    def _load_deferred_model(self, listening: bool) -> None:
+        if not listening and self._model_load_deferred:
+            self._model_load_deferred = False
+            self.preload_model()
 
     # ----- state
     def _restore(self) -> None:

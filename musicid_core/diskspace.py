@@ -39,6 +39,9 @@ _KINDS = {
     errno.ESTALE: GONE,
     errno.ENOENT: GONE,
 }
+_SQLITE_KINDS = (("SQLITE_FULL", FULL), ("SQLITE_READONLY", READ_ONLY), ("SQLITE_IOERR", IO_ERROR),
+                 ("SQLITE_CANTOPEN", GONE))
+"""SQLite's own error names (``sqlite3.Error.sqlite_errorname``) for the same failures."""
 _ADVICE = {
     FULL: "free some space on that disk or choose another data folder",
     READ_ONLY: "make it writable again (remount the disk read-write) or choose another data folder",
@@ -119,9 +122,11 @@ def storage_error(
     number (numpy's "N requested and M written") counts as a full disk only when it is nearly full."""
     if isinstance(exc, StorageError):
         return exc
+    folder = Path(folder)
+    if isinstance(getattr(exc, "sqlite_errorname", None), str):
+        return _sqlite_error(exc, doing, folder)
     if not isinstance(exc, OSError):
         return None
-    folder = Path(folder)
     kind = _KINDS.get(exc.errno) if exc.errno is not None else None
     where = _where(exc, folder)
     if kind == GONE and folder.is_dir():
@@ -199,6 +204,23 @@ def _error(kind: str, folder: Path, doing: str, needed: Optional[int] = None, da
     else:
         text = f"{doing} stopped: the disk holding {folder} reported an input/output error; {advice}"
     return StorageError(text, kind=kind, folder=folder, doing=doing, needed=needed, free=free, data_folder=data_folder)
+
+
+def _sqlite_error(exc: BaseException, doing: str, folder: Path) -> Optional[StorageError]:
+    """An SQLite error in ``folder`` (the catalogue's) as a ``StorageError``, or None (busy, damage)."""
+    name = str(getattr(exc, "sqlite_errorname", ""))
+    kind = next((k for prefix, k in _SQLITE_KINDS if name.startswith(prefix)), None)
+    if kind is None:
+        return None
+    if kind == GONE and folder.is_dir():  # "cannot open": on a read-only disk WAL mode cannot start
+        kind = _folder_problem(folder)
+        if kind not in (READ_ONLY, DENIED):
+            return None
+    if kind == READ_ONLY:  # a read-only disk, or only the file or folder is not writable
+        kind = _folder_problem(folder) or DENIED
+    if kind == IO_ERROR and folder.is_dir() and free_bytes(folder) < HEADROOM_BYTES:
+        kind = FULL  # SQLite reports a full tmpfs as an I/O error (its WAL index cannot grow)
+    return _error(kind, folder, doing)
 
 
 def _folder_problem(folder: Path) -> Optional[str]:

@@ -2,7 +2,9 @@
 
 Layout of the data folder::
 
-    catalogue.json          checksummed list of songs and noise clips (atomic writes)
+    catalogue.sqlite        the list of songs and noise clips (SQLite, WAL; see ``catalogue``),
+                            with -wal/-shm beside it while a process has it open
+    catalogue.json.migrated the JSON catalogue of earlier versions, kept after its one-time import
     songs/<id>.npy          decoded audio, float16 mono 22050 Hz: memory-mappable, so training
                             reads random 5 s fragments without loading whole songs
     songs/<id>.json         the song's own record, so a damaged catalogue can be rebuilt
@@ -11,25 +13,25 @@ Layout of the data folder::
     models/                 model bundles (see ``models.store``)
     .lock                   a file lock: the app and the command line may share one folder
 
-Every change takes the lock, re-reads the catalogue, applies itself and writes it back, so two
-processes never lose each other's edits. Audio files are written before the catalogue names them:
-a crash leaves at worst an orphan file, never a catalogue entry without its audio.
+Every change takes the lock and is one catalogue transaction, so two processes never lose each
+other's edits, and a damaged catalogue is never changed (an add first lists the songs, which
+validates them; a removal validates every row in its transaction). Audio files are written
+before the catalogue names them: a crash leaves at worst an orphan file, never a catalogue entry
+without its audio.
 
 A damaged, hand-edited or missing catalogue is never silently used or replaced: reads raise a
 ``LibraryError`` that says to run ``musicid library repair``, which sets the bad file aside as
-``catalogue.json.damaged-<time>`` and rebuilds the catalogue from the per-item records.
+``catalogue.sqlite.damaged-<time>`` and rebuilds the catalogue from the per-item records. A data
+folder of an earlier version (``catalogue.json``) is migrated once, when it is first opened.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as _dt
 import json
-import math
-import re
-import time
 import shutil
 import tempfile
+import time
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -40,44 +42,32 @@ from filelock import FileLock, Timeout
 
 from musicid_core import diskspace, safezip
 from musicid_core.audio.decode import AUDIO_EXTENSIONS, estimated_seconds, is_audio_file, load_audio
+from musicid_core.catalogue import (
+    CATALOGUE_FILE,
+    LEGACY_FILE,
+    SCHEMA_VERSION,
+    Catalogue,
+    CatalogueDamaged,
+    Contents,
+    NoiseClip,
+    Song,
+    is_item_id,
+    is_pack_name,
+    noise_from_entry,
+    read_legacy_json,
+    song_from_entry,
+)
 from musicid_core.config import DEFAULT_FEATURES
 from musicid_core.errors import AudioError, LibraryError, MusicIdError
 from musicid_core.paths import data_dir as default_data_dir
 from musicid_core.progress import ProgressFn, ShouldStopFn, or_default
-from musicid_core.storage import (
-    atomic_save_npy,
-    atomic_write_bytes,
-    file_sha256,
-    read_checked_json,
-    write_checked_json,
-)
+from musicid_core.storage import atomic_save_npy, atomic_write_bytes, file_sha256
 from musicid_core.tags import read_title
 
-CATALOGUE_SCHEMA = 1
+CATALOGUE_SCHEMA = SCHEMA_VERSION
 MIN_SONG_SECONDS = DEFAULT_FEATURES.fragment_samples / DEFAULT_FEATURES.sample_rate
 MIN_NOISE_SECONDS = 0.5
 DEFAULT_PACK = "default"
-_PACK_NAME = re.compile(r"^[\w][\w .-]{0,63}$")
-
-
-@dataclass(frozen=True)
-class Song:
-    id: str
-    title: str
-    source: str
-    duration: float
-    sha256: str
-    added: str
-    artist: str = ""
-
-
-@dataclass(frozen=True)
-class NoiseClip:
-    id: str
-    pack: str
-    name: str
-    duration: float
-    sha256: str
 
 
 @dataclass
@@ -147,13 +137,20 @@ class Library:
         self.root = Path(root) if root is not None else default_data_dir()
         self.root.mkdir(parents=True, exist_ok=True)
         self._lock = FileLock(str(self.root / ".lock"), timeout=lock_timeout)
-        if not self.catalogue_path.exists() and not self._has_item_records():
-            self._create_empty_catalogue()
+        self._catalogue = Catalogue(self.catalogue_path, timeout=lock_timeout)
+        if not self.catalogue_path.exists() or self.legacy_catalogue_path.exists():
+            with self.locked():
+                self._ensure_catalogue(strict=False)
 
     # ----- paths
     @property
     def catalogue_path(self) -> Path:
-        return self.root / "catalogue.json"
+        return self.root / CATALOGUE_FILE
+
+    @property
+    def legacy_catalogue_path(self) -> Path:
+        """The JSON catalogue of earlier versions, imported once (see ``Catalogue.migrate_from``)."""
+        return self.root / LEGACY_FILE
 
     @property
     def models_dir(self) -> Path:
@@ -168,7 +165,7 @@ class Library:
 
     # ----- reading
     def songs(self) -> list[Song]:
-        return [_song_from_entry(s) for s in self._read()["songs"]]
+        return self._read().songs
 
     def song(self, song_id: str) -> Song:
         for song in self.songs():
@@ -177,8 +174,7 @@ class Library:
         raise LibraryError(f"no song with id {song_id!r} in the library (see 'musicid library list')")
 
     def noise_clips(self, pack: str | None = None) -> list[NoiseClip]:
-        clips = [_noise_from_entry(n) for n in self._read()["noise"]]
-        return [c for c in clips if pack is None or c.pack == pack]
+        return [c for c in self._read().noise if pack is None or c.pack == pack]
 
     def noise_packs(self) -> dict[str, list[NoiseClip]]:
         packs: dict[str, list[NoiseClip]] = {}
@@ -245,14 +241,10 @@ class Library:
         return report
 
     def remove_song(self, song_id: str) -> Song:
-        with self.locked():
-            catalogue = self._read()
-            kept = [s for s in catalogue["songs"] if s["id"] != song_id]
-            if len(kept) == len(catalogue["songs"]):
+        with self._changing() as catalogue:
+            removed = catalogue.remove_song(song_id)
+            if removed is None:
                 raise LibraryError(f"no song with id {song_id!r} in the library (see 'musicid library list')")
-            removed = Song(**next(s for s in catalogue["songs"] if s["id"] == song_id))
-            catalogue["songs"] = kept
-            self._write(catalogue)
             # The catalogue no longer names them; deleting after the write keeps a crash harmless.
             # The record goes first so that a later rebuild cannot bring a removed song back.
             self.song_path(song_id).with_suffix(".json").unlink(missing_ok=True)
@@ -267,7 +259,7 @@ class Library:
         should_stop: Optional[ShouldStopFn] = None,
     ) -> ImportReport:
         """Import noise recordings (files, folders or .zip files) into the pack ``pack``."""
-        if not _PACK_NAME.match(pack):
+        if not is_pack_name(pack):
             raise LibraryError(f"{pack!r} is not a usable pack name: use letters, digits, spaces, '-', '_' or '.'")
         progress, should_stop = or_default(progress, should_stop)
         report = ImportReport()
@@ -307,37 +299,33 @@ class Library:
         return report
 
     def remove_noise_pack(self, pack: str) -> int:
-        with self.locked():
-            catalogue = self._read()
-            kept = [n for n in catalogue["noise"] if n["pack"] != pack]
-            removed = len(catalogue["noise"]) - len(kept)
+        with self._changing() as catalogue:
+            removed = catalogue.remove_noise_pack(pack)
             if removed == 0:
                 raise LibraryError(f"no noise pack named {pack!r}")
-            catalogue["noise"] = kept
-            self._write(catalogue)
             shutil.rmtree(self.root / "noise" / pack, ignore_errors=True)
         return removed
 
     def repair(self) -> RepairReport:
         """Make the catalogue usable again without losing anything that can be kept.
 
-        A catalogue that cannot be read (bad JSON, checksum, schema, entries) is moved aside to
-        ``catalogue.json.damaged-<time>`` and rebuilt from ``songs/<id>.json``/``.npy`` and the noise
-        files; a readable one only loses entries whose audio is gone. Nothing is deleted except
-        entries without audio and temporary files older than an hour (left by a crash)."""
+        A catalogue that cannot be used (not SQLite, failing its integrity check, another schema,
+        a bad or edited row; or an earlier version's ``catalogue.json`` that is damaged) is moved
+        aside to ``catalogue.sqlite.damaged-<time>`` (``catalogue.json.damaged-<time>``) and rebuilt
+        from ``songs/<id>.json``/``.npy`` and the noise files; a readable one only loses entries
+        whose audio is gone. Nothing is deleted except entries without audio and temporary files
+        older than an hour (left by a crash)."""
         with self.locked():
             report = RepairReport(removed_temporary=self._remove_stale_temporaries())
+            self._ensure_catalogue(strict=False)  # a valid earlier catalogue.json is imported first
             try:
-                catalogue = self._read_unexplained()
-            except LibraryError as exc:
-                report.reason, report.rebuilt = str(exc), True
+                contents = self._without_missing_audio(self._read_unexplained(thorough=True), report)
+            except CatalogueDamaged as exc:  # also damage that only a change runs into
+                report.reason, report.rebuilt, report.dropped = str(exc), True, []
                 report.quarantined = self._quarantine_catalogue()
-                catalogue = {"songs": self._songs_from_records(report), "noise": self._noise_from_files(report)}
-            else:
-                catalogue = self._without_missing_audio(catalogue, report)
-            report.songs, report.noise = len(catalogue["songs"]), len(catalogue["noise"])
-            if report.changed:
-                self._write(catalogue)
+                contents = Contents(self._songs_from_records(report), self._noise_from_files(report))
+                self._catalogue.rebuild(contents.songs, contents.noise)
+            report.songs, report.noise = len(contents.songs), len(contents.noise)
         return report
 
     @contextmanager
@@ -372,12 +360,9 @@ class Library:
         diskspace.ensure_free_space(self.root, audio.size * 2, doing=f"importing {path.name}")
         atomic_save_npy(self.song_path(song), audio.astype(np.float16))
         atomic_write_bytes(self.song_path(song).with_suffix(".json"), _json_bytes(asdict(song)))
-        with self.locked():
-            catalogue = self._read()
-            if any(s["sha256"] == digest or s["id"] == song.id for s in catalogue["songs"]):
+        with self._changing() as catalogue:
+            if not catalogue.add_song(song):
                 return song.title  # another process added it meanwhile; its files are identical
-            catalogue["songs"].append(asdict(song))
-            self._write(catalogue)
         return song
 
     def _find_song(self, digest: str) -> Song | None:
@@ -424,11 +409,8 @@ class Library:
         diskspace.ensure_free_space(self.root, audio.size * 2, doing=f"importing noise {clip.name}")
         atomic_save_npy(self.noise_path(clip), audio.astype(np.float16))
         atomic_write_bytes(self.noise_path(clip).with_suffix(".json"), _json_bytes(asdict(clip)))
-        with self.locked():
-            catalogue = self._read()
-            if not any(n["id"] == clip.id and n["pack"] == pack for n in catalogue["noise"]):
-                catalogue["noise"].append(asdict(clip))
-                self._write(catalogue)
+        with self._changing() as catalogue:
+            catalogue.add_noise(clip)
         return clip
 
     def _orphan_remover(self, source: Path, folder: Path) -> Any:
@@ -447,26 +429,54 @@ class Library:
 
         return remove
 
-    def _read(self) -> dict[str, Any]:
+    def _read(self) -> Contents:
         """The validated catalogue; a damaged one raises ``LibraryError`` naming the fix."""
         diskspace.ensure_present(self.root, doing="reading the library")
-        try:
+        with self._explained():
             return self._read_unexplained()
-        except LibraryError as exc:
+
+    def _read_unexplained(self, *, thorough: bool = False) -> Contents:
+        if self.catalogue_path.exists():
+            return self._catalogue.read(thorough=thorough)
+        if self.legacy_catalogue_path.exists():  # still in use: not imported yet (or damaged)
+            return read_legacy_json(self.legacy_catalogue_path)
+        if self._has_item_records():
+            raise CatalogueDamaged(f"{self.catalogue_path} is missing although {self.root} holds songs")
+        return Contents([], [])
+
+    @contextmanager
+    def _explained(self) -> Iterator[None]:
+        try:
+            yield
+        except CatalogueDamaged as exc:
             raise LibraryError(
                 f"the library catalogue is damaged: {exc}. Nothing was changed; run 'musicid library repair' "
                 "to set it aside and rebuild it from the song files"
             ) from None
 
-    def _read_unexplained(self) -> dict[str, Any]:
-        if not self.catalogue_path.exists():
-            if self._has_item_records():
-                raise LibraryError(f"{self.catalogue_path} is missing although {self.root} holds songs")
-            return {"songs": [], "noise": []}
-        return _validated_catalogue(read_checked_json(self.catalogue_path, CATALOGUE_SCHEMA), self.catalogue_path)
+    @contextmanager
+    def _changing(self) -> Iterator[Catalogue]:
+        """The lock, and the catalogue ready for one change (an earlier JSON imported first)."""
+        with self.locked(), self._explained():
+            self._ensure_catalogue(strict=True)
+            yield self._catalogue
 
-    def _write(self, catalogue: dict[str, Any]) -> None:
-        write_checked_json(self.catalogue_path, CATALOGUE_SCHEMA, catalogue)
+    def _ensure_catalogue(self, *, strict: bool) -> None:
+        """Under the lock: import an earlier version's ``catalogue.json`` (or finish an import a
+        crash interrupted), or start an empty catalogue in a new folder. ``strict``: raise when
+        that is impossible (damaged JSON, catalogue missing from a folder with songs) instead of
+        leaving it to the next read to report."""
+        if self.legacy_catalogue_path.exists():
+            try:
+                self._catalogue.migrate_from(self.legacy_catalogue_path)
+            except CatalogueDamaged:
+                if strict:
+                    raise
+        elif not self.catalogue_path.exists():
+            if not self._has_item_records():
+                self._catalogue.create_empty()
+            elif strict:
+                raise CatalogueDamaged(f"{self.catalogue_path} is missing although {self.root} holds songs")
 
     # ----- repair internals
     def _has_item_records(self) -> bool:
@@ -474,75 +484,75 @@ class Library:
         songs = self.root / "songs"
         return songs.is_dir() and any(not p.name.startswith(".") for p in songs.iterdir())
 
-    def _create_empty_catalogue(self) -> None:
-        with self.locked():
-            if not self.catalogue_path.exists():
-                self._write({"songs": [], "noise": []})
-
     def _quarantine_catalogue(self) -> Optional[Path]:
-        if not self.catalogue_path.exists():
-            return None
-        stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%d-%H%M%S-%f")
-        target = self.catalogue_path.with_name(f"{self.catalogue_path.name}.damaged-{stamp}")
-        self.catalogue_path.replace(target)
-        return target
+        """Set the unusable catalogue aside: the database, or else an earlier version's JSON."""
+        moved = self._catalogue.quarantine()
+        legacy = self.legacy_catalogue_path
+        if moved is None and legacy.exists():
+            stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%d-%H%M%S-%f")
+            moved = legacy.with_name(f"{legacy.name}.damaged-{stamp}")
+            legacy.replace(moved)
+        return moved
 
-    def _songs_from_records(self, report: RepairReport) -> list[dict[str, Any]]:
+    def _songs_from_records(self, report: RepairReport) -> list[Song]:
         """Every song whose audio is intact, described by its record (or minimally without one)."""
         songs = []
         for audio_path in sorted((self.root / "songs").glob("*.npy")):
             song_id = audio_path.stem
-            if not _ID.match(song_id):
+            if not is_item_id(song_id):
                 continue
             problem = _npy_problem(audio_path)
             if problem:
                 report.dropped.append(f"song {song_id}: {problem}")
                 continue
-            record = _read_record(audio_path.with_suffix(".json"), _song_from_entry)
+            record = _read_record(audio_path.with_suffix(".json"), song_from_entry)
             if record is None or record.id != song_id:
                 seconds = round(_npy_length(audio_path) / DEFAULT_FEATURES.sample_rate, 2)
                 record = Song(song_id, f"Recovered song {song_id}", "(recovered)", seconds, "", "")
-            songs.append(asdict(record))
+            songs.append(record)
         return songs
 
-    def _noise_from_files(self, report: RepairReport) -> list[dict[str, Any]]:
+    def _noise_from_files(self, report: RepairReport) -> list[NoiseClip]:
         clips = []
         for audio_path in sorted((self.root / "noise").glob("*/*.npy")):
             pack, clip_id = audio_path.parent.name, audio_path.stem
-            if not (_ID.match(clip_id) and _PACK_NAME.match(pack)):
+            if not (is_item_id(clip_id) and is_pack_name(pack)):
                 continue
             problem = _npy_problem(audio_path)
             if problem:
                 report.dropped.append(f"noise clip {clip_id} in pack {pack!r}: {problem}")
                 continue
-            record = _read_record(audio_path.with_suffix(".json"), _noise_from_entry)
+            record = _read_record(audio_path.with_suffix(".json"), noise_from_entry)
             if record is None or (record.id, record.pack) != (clip_id, pack):
                 seconds = round(_npy_length(audio_path) / DEFAULT_FEATURES.sample_rate, 2)
                 record = NoiseClip(clip_id, pack, clip_id, seconds, "")
-            clips.append(asdict(record))
+            clips.append(record)
         return clips
 
-    def _without_missing_audio(self, catalogue: dict[str, Any], report: RepairReport) -> dict[str, Any]:
-        """Entries whose audio is intact; the others are listed in ``report.dropped``."""
-        kept: dict[str, list[dict[str, Any]]] = {"songs": [], "noise": []}
-        for entry in catalogue["songs"]:
-            problem = _npy_problem(self.song_path(entry["id"]))
+    def _without_missing_audio(self, contents: Contents, report: RepairReport) -> Contents:
+        """Entries whose audio is intact (the others are removed from the catalogue and listed in
+        ``report.dropped``)."""
+        gone_songs, gone_noise = [], []
+        for song in contents.songs:
+            problem = _npy_problem(self.song_path(song))
             if problem:
-                report.dropped.append(f"song {entry['title']!r} ({entry['id']}): {problem}")
-            else:
-                kept["songs"].append(entry)
-        for entry in catalogue["noise"]:
-            problem = _npy_problem(self.noise_path(_noise_from_entry(entry)))
+                report.dropped.append(f"song {song.title!r} ({song.id}): {problem}")
+                gone_songs.append(song)
+        for clip in contents.noise:
+            problem = _npy_problem(self.noise_path(clip))
             if problem:
-                report.dropped.append(f"noise clip {entry['name']!r} in pack {entry['pack']!r}: {problem}")
-            else:
-                kept["noise"].append(entry)
-        return {**catalogue, **kept}
+                report.dropped.append(f"noise clip {clip.name!r} in pack {clip.pack!r}: {problem}")
+                gone_noise.append(clip)
+        if gone_songs or gone_noise:
+            self._catalogue.remove_entries(gone_songs, gone_noise)
+        return Contents([s for s in contents.songs if s not in gone_songs],
+                        [c for c in contents.noise if c not in gone_noise])
 
     def _remove_stale_temporaries(self, older_than: float = 3600.0) -> int:
         """Half-written files from a crash; young ones may belong to an import running now."""
         cutoff, removed = time.time() - older_than, 0
         candidates = [p for p in self.root.rglob(".*.tmp") if p.is_file()]
+        candidates += [p for p in self.root.glob(".*.tmp-*") if p.is_file()]  # a catalogue build's side files
         candidates += [p for p in (self.root / "tmp").glob("zip-*")]
         for path in candidates:
             try:
@@ -564,61 +574,6 @@ class Library:
         if array.ndim != 1:
             raise LibraryError(f"the audio of {what} has an unexpected shape {array.shape}")
         return array
-
-
-_ID = re.compile(r"^[0-9a-f]{12}\Z")
-
-
-def _validated_catalogue(payload: Any, where: Path) -> dict[str, Any]:
-    """Check every entry's fields and types; ids and pack names become file names, so only our
-    own hex ids and safe pack names are accepted. Returns normalised entries."""
-    if not isinstance(payload, dict) or not isinstance(payload.get("songs"), list):
-        raise LibraryError(f"{where} does not describe a library")
-    noise = payload.get("noise", [])
-    if not isinstance(noise, list):
-        raise LibraryError(f"{where} has a noise list that is not a list")
-    songs = [asdict(_song_from_entry(entry)) for entry in payload["songs"]]
-    clips = [asdict(_noise_from_entry(entry)) for entry in noise]
-    if len({s["id"] for s in songs}) != len(songs):
-        raise LibraryError(f"{where} lists the same song twice")
-    if len({(n["pack"], n["id"]) for n in clips}) != len(clips):
-        raise LibraryError(f"{where} lists the same noise clip twice")
-    return {**payload, "songs": songs, "noise": clips}
-
-
-def _song_from_entry(entry: Any) -> Song:
-    fields = _checked_fields(entry, Song, "song")
-    return Song(**fields)
-
-
-def _noise_from_entry(entry: Any) -> NoiseClip:
-    fields = _checked_fields(entry, NoiseClip, "noise clip")
-    if not _PACK_NAME.match(fields["pack"]):
-        raise LibraryError(f"a noise clip entry has an invalid pack name: {fields['pack'][:40]!r}")
-    return NoiseClip(**fields)
-
-
-def _checked_fields(entry: Any, kind: type, what: str) -> dict[str, Any]:
-    """The known fields of ``kind`` from ``entry``, type-checked; unknown keys are ignored."""
-    if not isinstance(entry, dict):
-        raise LibraryError(f"a {what} entry is not an object: {str(entry)[:80]}")
-    fields: dict[str, Any] = {}
-    for name, spec in kind.__dataclass_fields__.items():
-        if name not in entry:
-            if spec.default is dataclasses.MISSING and spec.default_factory is dataclasses.MISSING:
-                raise LibraryError(f"a {what} entry has no {name!r}: {str(entry)[:80]}")
-            continue
-        value = entry[name]
-        if name == "duration":
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
-                raise LibraryError(f"a {what} entry has an invalid duration: {str(value)[:40]}")
-            value = float(value)
-        elif not isinstance(value, str):
-            raise LibraryError(f"a {what} entry has a non-text {name!r}: {str(value)[:40]}")
-        fields[name] = value
-    if not _ID.match(fields["id"]):
-        raise LibraryError(f"a {what} entry has an invalid id: {fields['id'][:40]!r}")
-    return fields
 
 
 def _digest(path: Path, label: str) -> str:

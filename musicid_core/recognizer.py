@@ -99,7 +99,10 @@ class Recognizer:
         self.fingerprints = bundle.fingerprints if use_fingerprints else None
         self.fingerprint_threshold = float(bundle.meta.fingerprint_margin)
         self.profile_threshold = float(bundle.meta.profile_margin)
-        self._predict = _compiled_predict(bundle.model)
+        self._predict = _compiled_predict(bundle.model, (self.settings.n_mels, self.settings.window_frames))
+        self._predict(np.zeros((1, self.settings.n_mels, self.settings.window_frames, 1), dtype=np.float32))
+        # Run once here, so that a Recognizer that exists has been traced: TensorFlow's first trace in a
+        # process crashed the app when it overlapped live audio capture (issue 13, _compiled_predict).
 
     def window_probabilities(self, windows: np.ndarray) -> np.ndarray:
         """(n_windows, n_outputs) probabilities for (n_windows, n_mels, frames) log-mel windows."""
@@ -176,12 +179,21 @@ def _runner_up(values: np.ndarray) -> float:
     return float(np.partition(values, -2)[-2]) if values.size >= 2 else 0.0
 
 
-def _compiled_predict(model: Any) -> Any:
+def _compiled_predict(model: Any, window_shape: tuple[int, int]) -> Any:
     """A traced inference function: Keras' eager ``model(x)`` costs tens of ms per call on a CPU,
-    more than the arithmetic for a 10 s recording."""
+    more than the arithmetic for a 10 s recording.
+
+    The signature is fixed (any number of windows of one shape), so the function is traced exactly
+    once, by ``Recognizer.__init__``, and never again while audio streams in. That is the fix for a
+    crash: the app died (SIGSEGV in libc, or "take_gil: PyMUTEX_LOCK failed") whenever the first
+    trace ran on the recognition worker while a capture thread delivered audio (the real PortAudio
+    stream, or a plain Python thread calling the same callback), and never when the trace had
+    happened before the stream opened (``tests/gui/test_cold_listen.py``)."""
     import tensorflow as tf
 
-    @tf.function(reduce_retracing=True)
+    spec = tf.TensorSpec((None, *window_shape, 1), tf.float32)
+
+    @tf.function(input_signature=[spec])
     def predict(x: Any) -> Any:
         return model(x, training=False)
 

@@ -90,6 +90,11 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+def fsync_dir(folder: Path) -> None:
+    """Make a rename or a new file in ``folder`` survive a power cut (POSIX; a no-op elsewhere)."""
+    _fsync_dir(folder)
+
+
 def _fsync_dir(folder: Path) -> None:
     if os.name != "posix":
         return

@@ -101,3 +101,27 @@ def test_reserve_allocates_every_block_of_a_memory_mapped_file(
     diskspace.reserve(path, array.offset + array.nbytes, "building", tmp_path, start=array.offset)
     assert path.stat().st_blocks * 512 >= array.nbytes
     assert not np.any(array) and np.load(path, mmap_mode="r").shape == (64, 128, 256)
+
+
+def test_sqlite_errors_in_the_catalogue_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import sqlite3
+
+    def failure(name: str) -> sqlite3.OperationalError:
+        exc = sqlite3.OperationalError(name.lower())
+        exc.sqlite_errorname = name  # type: ignore[attr-defined]
+        return exc
+
+    assert storage_error(failure("SQLITE_BUSY"), "changing", tmp_path) is None  # busy is no disk problem
+    assert storage_error(failure("SQLITE_CORRUPT"), "changing", tmp_path) is None  # damage: repair's business
+    full = storage_error(failure("SQLITE_FULL"), "changing the library catalogue", tmp_path)
+    assert full is not None and full.kind == "full"
+    denied = storage_error(failure("SQLITE_READONLY"), "changing", tmp_path)  # the disk itself is writable
+    assert denied is not None and denied.kind in ("denied", "read-only")
+    assert storage_error(failure("SQLITE_CANTOPEN"), "changing", tmp_path) is None  # the folder is there
+    gone = storage_error(failure("SQLITE_CANTOPEN"), "changing", tmp_path / "unplugged")
+    assert gone is not None and gone.kind == "gone"
+    io = storage_error(failure("SQLITE_IOERR_WRITE"), "changing", tmp_path)
+    assert io is not None and io.kind == "io"
+    monkeypatch.setattr(diskspace, "free_bytes", lambda folder: 4096)
+    io_on_full = storage_error(failure("SQLITE_IOERR_SHMSIZE"), "changing", tmp_path)
+    assert io_on_full is not None and io_on_full.kind == "full"

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import json
+import sqlite3
 import zipfile
+from contextlib import closing
 from pathlib import Path
 
 import numpy as np
@@ -93,9 +94,8 @@ def test_noise_from_folder_files_and_zip(tmp_path: Path) -> None:
 def test_catalogue_is_checksummed_and_edits_are_detected(tmp_path: Path) -> None:
     library = Library(tmp_path / "data")
     library.add_songs([_song_file(tmp_path, "a.wav", 0)])
-    document = json.loads(library.catalogue_path.read_text())
-    document["payload"]["songs"][0]["title"] = "Edited behind our back"
-    library.catalogue_path.write_text(json.dumps(document))
+    with closing(sqlite3.connect(library.catalogue_path)) as db, db:
+        db.execute("UPDATE songs SET title = 'Edited behind our back'")
     with pytest.raises(LibraryError, match="checksum"):
         library.songs()
 

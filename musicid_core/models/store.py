@@ -219,12 +219,15 @@ def load_bundle(bundle: Path, settings: FeatureSettings = DEFAULT_FEATURES) -> M
     return ModelBundle(bundle, model, labels, meta, fingerprints)
 
 
+NO_MODEL_YET = "there is no trained model yet; add songs and run 'musicid train'"
+
+
 def load_current(models_dir: Path, settings: FeatureSettings = DEFAULT_FEATURES) -> ModelBundle:
     """The current bundle; if it is damaged the error says whether a previous one can take over."""
     try:
         path = current_bundle_path(models_dir)
         if path is None:
-            raise ModelError("there is no trained model yet; add songs and run 'musicid train'")
+            raise ModelError(NO_MODEL_YET)
         return load_bundle(path, settings)
     except ModelError as exc:
         if _previous_good(models_dir, exclude=_pointer_name(models_dir)) is None:

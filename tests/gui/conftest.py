@@ -18,6 +18,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
+import pulse  # noqa: E402
 import synth  # noqa: E402
 
 
@@ -54,6 +55,7 @@ def make_window(qtbot: Any) -> Callable[..., Any]:
     from app.main_window import MainWindow
     from app.settings import Settings
     from musicid_core.library import Library
+    from musicid_core.models.store import current_bundle_path
     from musicid_core.paths import data_dir as resolve
 
     windows: list[Any] = []
@@ -70,6 +72,9 @@ def make_window(qtbot: Any) -> Callable[..., Any]:
             window.show()
             window.activateWindow()
         windows.append(window)
+        if current_bundle_path(window.library.models_dir) is not None:
+            # Listen is offered once the model is loaded and has run once (issue 13), as a person sees it.
+            qtbot.waitUntil(lambda: window.listen_tab.model_ready, timeout=60000)
         return window
 
     yield make
@@ -182,3 +187,22 @@ class LoopWatch:
         self.timer.stop()
         self._sampling = False
         return self.max_gap
+
+
+@pytest.fixture
+def pulse_server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[pulse.PulseServer]:
+    reason = pulse.available()
+    if reason:
+        pytest.skip(reason)
+    server = pulse.PulseServer(Path("/tmp") / f"musicid-pulse-{tmp_path.name[:20]}-{time.monotonic_ns()}").start()
+    for key in ("XDG_RUNTIME_DIR", "PULSE_SERVER"):
+        monkeypatch.setenv(key, server.env[key])
+    import sounddevice
+
+    sounddevice._terminate()  # PortAudio lists devices once; make it see this server
+    sounddevice._initialize()
+    yield server
+    server.stop()
+    shutil.rmtree(server.runtime_dir, ignore_errors=True)
+    sounddevice._terminate()
+    sounddevice._initialize()

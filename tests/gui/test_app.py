@@ -98,3 +98,32 @@ def test_history_survives_a_restart_and_a_damaged_file(tmp_path: Path) -> None:
     (tmp_path / "history.json").write_text("{not json")
     assert History(tmp_path).entries == []
     assert (tmp_path / "history.damaged.json").exists()
+
+
+def test_a_native_crash_leaves_its_stack_in_the_log(tmp_path: Path) -> None:
+    """A segmentation fault never reaches the excepthook; faulthandler writes it into the log (issue 13)."""
+    code = ("import faulthandler; from pathlib import Path; from app.logging_setup import setup_logging; "
+            f"setup_logging(Path({str(tmp_path)!r}), console=False); faulthandler._sigsegv()")
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120,
+                          cwd=Path(__file__).resolve().parents[2])
+    assert done.returncode != 0
+    text = (tmp_path / "musicid-gui.log").read_text()
+    assert "MusicID" in text and "starting" in text  # the ordinary log lines come first
+    assert "Fatal Python error: Segmentation fault" in text and 'File "<string>"' in text
+
+
+def test_the_crash_record_follows_the_log_file_through_rotation(tmp_path: Path) -> None:
+    import faulthandler
+    import logging
+
+    from app.logging_setup import setup_logging
+
+    path = setup_logging(tmp_path, console=False)
+    handler = next(h for h in logging.getLogger().handlers if getattr(h, "_musicid", False))
+    handler.doRollover()  # type: ignore[attr-defined]
+    assert faulthandler.is_enabled() and handler.stream.name == str(path)  # type: ignore[attr-defined]
+    logging.getLogger().removeHandler(handler)
+    handler.close()
+    assert not faulthandler.is_enabled()
+    faulthandler.enable()  # pytest's own crash reports again

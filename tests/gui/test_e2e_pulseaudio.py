@@ -4,10 +4,9 @@ enrolled song and the app must rank that song first."""
 
 from __future__ import annotations
 
-import shutil
 import time
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 from PySide6.QtCore import Qt
@@ -15,25 +14,6 @@ from PySide6.QtCore import Qt
 import pulse
 import synth
 from conftest import noisy_song
-
-
-@pytest.fixture
-def pulse_server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[pulse.PulseServer]:
-    reason = pulse.available()
-    if reason:
-        pytest.skip(reason)
-    server = pulse.PulseServer(Path("/tmp") / f"musicid-pulse-{tmp_path.name[:20]}-{time.monotonic_ns()}").start()
-    for key in ("XDG_RUNTIME_DIR", "PULSE_SERVER"):
-        monkeypatch.setenv(key, server.env[key])
-    import sounddevice
-
-    sounddevice._terminate()  # PortAudio lists devices once; make it see this server
-    sounddevice._initialize()
-    yield server
-    server.stop()
-    shutil.rmtree(server.runtime_dir, ignore_errors=True)
-    sounddevice._terminate()
-    sounddevice._initialize()
 
 
 def test_listen_identifies_a_song_played_through_pulseaudio(

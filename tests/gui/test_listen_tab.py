@@ -130,3 +130,40 @@ def test_input_device_is_remembered_by_name(qtbot: Any, make_window: Any, data_d
     third = make_window(devices=devices[:1]).listen_tab
     assert third.device_combo.currentIndex() == 0 and third.selected_device() is None
     assert np.isfinite(third.seconds_spin.value())
+
+
+def test_listen_waits_for_the_model_and_no_model_loads_while_listening(
+    qtbot: Any, trained_dir: Path, make_window: Any
+) -> None:
+    """Issue 13: TensorFlow must not load or trace while audio streams in. Listen is not offered
+    while the model loads, and a model change during a listen is loaded when it ends."""
+    import threading
+
+    window = make_window(devices=fake_devices(), stream=fake_stream(noisy_song(1, seconds=30.0), speed=1.0))
+    tab, service = window.listen_tab, window.service
+    real = service.recognizer
+    release, loads = threading.Event(), []
+
+    def slow_load() -> Any:
+        loads.append(tab.listening)
+        release.wait(30)
+        return real()
+
+    service.recognizer = slow_load  # type: ignore[method-assign]
+    service.is_loaded = lambda: False  # type: ignore[method-assign]  # as if a new model had been saved
+    window.preload_model()
+    qtbot.waitUntil(lambda: loads == [False], timeout=10000)
+    assert not tab.listen_button.isEnabled() and tab.listen_button.text() == "Loading the model…"
+    release.set()
+    qtbot.waitUntil(lambda: tab.listen_button.isEnabled(), timeout=30000)
+    assert tab.listen_button.text() == "Listen"
+
+    qtbot.mouseClick(tab.listen_button, Qt.MouseButton.LeftButton)
+    assert tab.listening
+    window.preload_model()  # e.g. training finished during the listen
+    qtbot.wait(300)
+    assert loads == [False]  # nothing loaded while the stream is open
+    tab.stop_listening(final=False)
+    qtbot.waitUntil(lambda: len(loads) == 2, timeout=10000)
+    assert loads == [False, False]
+    qtbot.waitUntil(lambda: tab.listen_button.isEnabled(), timeout=30000)

@@ -7,11 +7,14 @@ training, over its progress lines), so every run injects the same bounded number
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import random
+import sqlite3
 import subprocess
 import sys
 import zipfile
+from contextlib import closing
 from pathlib import Path
 from typing import Callable
 
@@ -19,6 +22,7 @@ import numpy as np
 import pytest
 
 import synth
+from musicid_core.catalogue import Song, row_checksum
 from musicid_core.errors import LibraryError, ModelError
 from musicid_core.fingerprint import INDEX_FILE, FingerprintIndex
 from musicid_core.library import Library
@@ -78,33 +82,17 @@ def test_kill_noise_add_at_random_points(tmp_path: Path) -> None:
     assert len(library.noise_clips("pub")) == 5
 
 
-@pytest.mark.parametrize("damage", ["bytes", "edit", "schema", "truncate", "delete", "entry-escape"])
+CATALOGUE_DAMAGES = ["bytes", "page", "random-file", "edit", "schema", "truncate", "delete", "entry-escape",
+                     "bad-duration", "other-sqlite"]
+
+
+@pytest.mark.parametrize("damage", CATALOGUE_DAMAGES)
 def test_damaged_catalogue_is_reported_then_set_aside_and_rebuilt(damage: str, tmp_path: Path) -> None:
     library = Library(tmp_path / "data")
     songs = library.add_songs(_songs(tmp_path, range(3))).added
     library.add_noise([synth.write(tmp_path / "hum.wav", synth.noise(3, seconds=2.0))], pack="room")
     path = library.catalogue_path
-    original = path.read_bytes()
-    document = json.loads(original)
-    if damage == "bytes":
-        data = bytearray(original)
-        data[len(data) // 2] ^= 0x5A
-        path.write_bytes(bytes(data))
-    elif damage == "edit":
-        document["payload"]["songs"][0]["title"] = "edited by hand"
-        path.write_text(json.dumps(document))
-    elif damage == "schema":
-        document["schema"] = 99
-        path.write_text(json.dumps(document))
-    elif damage == "truncate":
-        path.write_bytes(original[: len(original) // 3])
-    elif damage == "delete":
-        path.unlink()
-    else:  # a valid checksum over an id that would point outside the folder
-        from musicid_core.storage import write_checked_json
-
-        document["payload"]["songs"][0]["id"] = "../../../etc/passwd"
-        write_checked_json(path, 1, document["payload"])
+    damage_catalogue(path, damage, random.Random(damage))
     count("catalogue damages injected")
     damaged_bytes = path.read_bytes() if path.exists() else None
     with pytest.raises(LibraryError, match="library repair"):
@@ -123,12 +111,52 @@ def test_damaged_catalogue_is_reported_then_set_aside_and_rebuilt(damage: str, t
     assert_library_intact(library, {s.id for s in songs})
 
 
+def damage_catalogue(path: Path, damage: str, rng: random.Random) -> None:
+    """Damage the SQLite catalogue at ``path`` in one of ``CATALOGUE_DAMAGES``' ways."""
+    with closing(sqlite3.connect(path)) as db:
+        db.execute("VACUUM")  # no stale copies of rows in free space: a flipped byte lands in a live row
+        page_size = db.execute("PRAGMA page_size").fetchone()[0]
+        songs_page = db.execute("SELECT rootpage FROM sqlite_master WHERE name = 'songs'").fetchone()[0]
+    original = path.read_bytes()
+    if damage == "bytes":  # a flipped bit inside a song's title or file name: only the row checksum sees it
+        data = bytearray(original)
+        data[original.index(b"song 1") + 2] ^= 0x01
+        path.write_bytes(bytes(data))
+    elif damage == "page":  # random bytes over the songs table's page header
+        data = bytearray(original)
+        start = (songs_page - 1) * page_size
+        data[start : start + 12] = bytes(rng.randrange(256) for _ in range(12))
+        path.write_bytes(bytes(data))
+    elif damage == "random-file":
+        path.write_bytes(bytes(rng.randrange(256) for _ in range(len(original))))
+    elif damage == "truncate":
+        path.write_bytes(original[: len(original) // 3])
+    elif damage == "delete":
+        path.unlink()
+    elif damage == "other-sqlite":  # a database of another program under our name
+        path.unlink()
+        with closing(sqlite3.connect(path)) as db, db:
+            db.execute("CREATE TABLE songs (id TEXT)")
+    else:
+        with closing(sqlite3.connect(path)) as db, db:
+            if damage == "edit":  # by hand, without knowing about the row checksum
+                db.execute("UPDATE songs SET title = 'edited by hand' WHERE seq = 1")
+            elif damage == "schema":
+                db.execute("UPDATE schema_version SET version = 99")
+            else:  # a row with bad values, and a valid checksum over them: only validation stands in the way
+                row = db.execute("SELECT id, title, source, duration, sha256, added, artist FROM songs").fetchone()
+                bad = dataclasses.replace(Song(*row), **({"id": "../../../etc/passwd"} if damage == "entry-escape"
+                                                        else {"duration": -1.0}))
+                db.execute("UPDATE songs SET id = ?, duration = ?, checksum = ? WHERE id = ?",
+                           (bad.id, bad.duration, row_checksum(bad), row[0]))
+
+
 def test_repair_without_records_and_with_damaged_audio(tmp_path: Path) -> None:
     library = Library(tmp_path / "data")
     songs = library.add_songs(_songs(tmp_path, range(3))).added
     library.song_path(songs[0]).with_suffix(".json").unlink()  # record lost: minimal entry
     library.song_path(songs[1]).write_bytes(b"not an npy file")  # audio damaged: dropped, reported
-    library.catalogue_path.write_text("{")
+    library.catalogue_path.write_bytes(b"{")
     report = library.repair()
     assert report.songs == 2 and len(report.dropped) == 1 and songs[1].id in report.dropped[0]
     titles = {s.id: s.title for s in library.songs()}

@@ -1,4 +1,5 @@
-"""Fuzzing the three readers of untrusted bytes: audio import, the catalogue, noise-pack zips.
+"""Fuzzing the readers of untrusted bytes: audio import, the catalogue (the SQLite file, its rows,
+and an earlier version's catalogue.json on its way through the migration), noise-pack zips.
 
 Hypothesis mutates valid seeds (flipped and overwritten bytes, cuts, insertions) with a fixed
 seed (``derandomize``) and a bounded number of examples. The contract: a reader returns a clean
@@ -12,7 +13,9 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import sqlite3
 import zipfile
+from contextlib import closing
 from pathlib import Path
 
 import numpy as np
@@ -24,7 +27,8 @@ from hypothesis import strategies as st
 import synth
 from musicid_core.audio.decode import load_audio
 from musicid_core.errors import AudioError, LibraryError
-from musicid_core.library import CATALOGUE_SCHEMA, Library
+from musicid_core.catalogue import LEGACY_JSON_SCHEMA, Catalogue, NoiseClip, Song, row_checksum
+from musicid_core.library import Library
 from musicid_core.storage import payload_checksum
 from reliability_helpers import CORPUS, FORMATS, count, write_format
 
@@ -143,22 +147,87 @@ def read_everything(library: Library) -> None:
 
 
 @fuzz(120)
-@given(payload=catalogue_payload, schema=st.sampled_from([CATALOGUE_SCHEMA, CATALOGUE_SCHEMA, 0, "1", None]),
+@given(payload=catalogue_payload, schema=st.sampled_from([LEGACY_JSON_SCHEMA, LEGACY_JSON_SCHEMA, 0, "1", None]),
        steps=st.lists(mutation, max_size=3))
-def test_fuzz_catalogue_reader(payload: object, schema: object, steps: list, tmp_path_factory) -> None:  # type: ignore[type-arg]
-    """Structured payloads with a *valid* checksum reach the validation, byte mutations the parser."""
-    library = Library(tmp_path_factory.mktemp("cat") / "data")
+def test_fuzz_legacy_catalogue_migration(payload: object, schema: object, steps: list, tmp_path_factory) -> None:  # type: ignore[type-arg]
+    """An earlier version's catalogue.json, opened (so migrated when valid): structured payloads with
+    a *valid* checksum reach the validation, byte mutations the parser."""
+    root = tmp_path_factory.mktemp("cat") / "data"
+    root.mkdir()
     document = {"schema": schema, "sha256": payload_checksum(payload), "payload": payload}
     data = mutate(json.dumps(document).encode(), steps)
-    library.catalogue_path.write_bytes(data)
-    count("fuzzed catalogues")
+    (root / "catalogue.json").write_bytes(data)
+    count("fuzzed catalogues (catalogue.json, migrated)")
     try:
-        read_everything(library)
-        report = library.repair()  # repair never fails on a damaged catalogue, and keeps it aside
-        assert library.songs() == [] or report.songs == len(library.songs())
+        check_catalogue(Library(root))
     except BaseException:
         keep_crasher("catalogue.json", data)
         raise
+
+
+def check_catalogue(library: Library) -> None:
+    read_everything(library)
+    report = library.repair()  # repair never fails on a damaged catalogue, and keeps it aside
+    assert library.songs() == [] or report.songs == len(library.songs())
+    assert library.catalogue_path.exists()
+
+
+@pytest.fixture(scope="module")
+def catalogue_seed(tmp_path_factory: pytest.TempPathFactory) -> bytes:
+    """A small SQLite catalogue: three songs, two noise clips, compacted."""
+    catalogue = Catalogue(tmp_path_factory.mktemp("seed") / "catalogue.sqlite")
+    catalogue.create_empty()
+    for i in range(3):
+        catalogue.add_song(Song(f"{i:012x}", f"Song {i}", f"s{i}.wav", 6.0 + i, f"{i:064x}", "2026-01-01", "A"))
+    for i in range(2):
+        catalogue.add_noise(NoiseClip(f"{i:012x}", "room", f"n{i}.wav", 2.0, f"{i:064x}"))
+    with closing(sqlite3.connect(catalogue.path)) as db:
+        db.execute("VACUUM")
+    return catalogue.path.read_bytes()
+
+
+@fuzz(120)
+@given(steps=st.lists(mutation, min_size=1, max_size=6))
+def test_fuzz_catalogue_file(steps: list, catalogue_seed: bytes, tmp_path_factory) -> None:  # type: ignore[type-arg]
+    """Byte mutations of a valid catalogue.sqlite reach SQLite's parser and integrity check."""
+    library = Library(tmp_path_factory.mktemp("sqlite") / "data")
+    data = mutate(catalogue_seed, steps)
+    library.catalogue_path.write_bytes(data)
+    count("fuzzed catalogues (catalogue.sqlite bytes)")
+    try:
+        check_catalogue(library)
+    except BaseException:
+        keep_crasher("catalogue.sqlite", data)
+        raise
+
+
+sql_value = (st.text(max_size=10) | st.integers(-(2**63), 2**63 - 1) | st.floats(allow_nan=False)
+             | st.binary(max_size=8))
+song_row = st.tuples(hex_id | st.sampled_from(["../../etc", "a" * 12, "/abs/path00"]) | sql_value, sql_value,
+                     sql_value, st.floats() | sql_value, sql_value, sql_value, sql_value)
+noise_row = st.tuples(hex_id | sql_value, st.sampled_from(["room", "../up", "/abs", ".", "", "ok pack"]) | sql_value,
+                      sql_value, st.floats(0, 10) | sql_value, sql_value)
+
+
+@fuzz(80)
+@given(songs=st.lists(st.tuples(song_row, st.booleans()), max_size=4),
+       noise=st.lists(st.tuples(noise_row, st.booleans()), max_size=3))
+def test_fuzz_catalogue_rows(songs: list, noise: list, tmp_path_factory) -> None:  # type: ignore[type-arg]
+    """Rows of any value and type (as another program could write them), half of them under a
+    *valid* row checksum, so that they reach the validation."""
+    library = Library(tmp_path_factory.mktemp("rows") / "data")
+    count("fuzzed catalogues (catalogue.sqlite rows)")
+    with closing(sqlite3.connect(library.catalogue_path)) as db, db:
+        for table, kind, rows in (("songs", Song, songs), ("noise", NoiseClip, noise)):
+            columns = ", ".join(kind.__dataclass_fields__)
+            for values, valid in rows:
+                checksum = row_checksum(kind(*values)) if valid else "0" * 64
+                try:
+                    marks = ", ".join("?" * (len(values) + 1))
+                    db.execute(f"INSERT INTO {table} ({columns}, checksum) VALUES ({marks})", (*values, checksum))
+                except sqlite3.IntegrityError:  # NOT NULL (NaN is stored as NULL) or a repeated id
+                    continue
+    check_catalogue(library)
 
 
 @pytest.fixture(scope="module")
@@ -199,11 +268,14 @@ def test_corpus_replays(tmp_path: Path) -> None:
         count("corpus inputs replayed")
         if path.name.startswith("audio"):
             check_audio(path)
-        elif path.name.startswith("catalogue"):
+        elif path.name.startswith("catalogue.sqlite"):
             library = Library(tmp_path / path.name)
             library.catalogue_path.write_bytes(path.read_bytes())
-            read_everything(library)
-            library.repair()
+            check_catalogue(library)
+        elif path.name.startswith("catalogue"):  # an earlier version's catalogue.json: migrated on opening
+            (tmp_path / path.name).mkdir()
+            (tmp_path / path.name / "catalogue.json").write_bytes(path.read_bytes())
+            check_catalogue(Library(tmp_path / path.name))
         elif path.name.startswith("noise"):
             report = Library(tmp_path / path.name).add_noise([path], pack="corpus")
             assert report.added or report.failed
