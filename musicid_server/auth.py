@@ -1,0 +1,79 @@
+"""Every request needs the pairing token, or it gets 401 and nothing else.
+
+Accepted: ``Authorization: Bearer TOKEN`` (scripts, an iOS Shortcut), the session cookie (the
+page), or ``GET /?token=TOKEN`` once, which sets the cookie and redirects to ``/`` so the token
+leaves the address bar. The check runs before anything reads the body.
+"""
+
+from __future__ import annotations
+
+from http.cookies import CookieError, SimpleCookie
+from typing import Any, Optional
+from urllib.parse import parse_qs
+
+from musicid_server.pairing import COOKIE_NAME, Pairing
+from musicid_server.responses import SECURITY_HEADERS, send_error
+
+UNAUTHORISED = ("this MusicID server needs its pairing code: scan the QR code in the MusicID app's Phone panel, "
+                "or send 'Authorization: Bearer TOKEN'")
+
+
+class TokenAuth:
+    def __init__(self, app: Any, pairing: Pairing) -> None:
+        self.app = app
+        self.pairing = pairing
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        if scope["path"] == "/" and scope["method"] in ("GET", "HEAD"):
+            offered = _query_token(scope)
+            if offered is not None:
+                if self.pairing.is_valid(offered):
+                    await _pair(send, offered)
+                else:
+                    await send_error(send, 401, "this pairing code is not valid (it may have been replaced); "
+                                                "scan the QR code in the MusicID app again")
+                return
+        if not (self.pairing.is_valid(_bearer(scope)) or self.pairing.is_valid(_cookie(scope))):
+            await send_error(send, 401, UNAUTHORISED)
+            return
+        await self.app(scope, receive, send)
+
+
+async def _pair(send: Any, token: str) -> None:
+    cookie = f"{COOKIE_NAME}={token}; Path=/; HttpOnly; Secure; SameSite=Strict; Max-Age=31536000"
+    headers = [(b"location", b"/"), (b"set-cookie", cookie.encode("ascii")), (b"content-length", b"0"),
+               *SECURITY_HEADERS]
+    await send({"type": "http.response.start", "status": 303, "headers": headers})
+    await send({"type": "http.response.body", "body": b""})
+
+
+def _headers(scope: dict[str, Any], name: bytes) -> list[str]:
+    return [v.decode("latin-1") for k, v in scope.get("headers", []) if k == name]
+
+
+def _bearer(scope: dict[str, Any]) -> Optional[str]:
+    for value in _headers(scope, b"authorization"):
+        kind, _, credential = value.partition(" ")
+        if kind.lower() == "bearer":
+            return credential.strip()
+    return None
+
+
+def _cookie(scope: dict[str, Any]) -> Optional[str]:
+    for value in _headers(scope, b"cookie"):
+        try:
+            jar = SimpleCookie(value)
+        except CookieError:
+            continue
+        if COOKIE_NAME in jar:
+            return jar[COOKIE_NAME].value
+    return None
+
+
+def _query_token(scope: dict[str, Any]) -> Optional[str]:
+    query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
+    values = query.get("token")
+    return values[0] if values else None
