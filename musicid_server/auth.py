@@ -39,7 +39,15 @@ class TokenAuth:
         if not (self.pairing.is_valid(_bearer(scope)) or self.pairing.is_valid(_cookie(scope))):
             await send_error(send, 401, UNAUTHORISED)
             return
-        await self.app(scope, receive, send)
+
+        async def with_security_headers(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                present = {k.lower() for k, _ in message.get("headers", [])}
+                message["headers"] = [*message.get("headers", []),
+                                      *((k, v) for k, v in SECURITY_HEADERS if k not in present)]
+            await send(message)
+
+        await self.app(scope, receive, with_security_headers)
 
 
 async def _pair(send: Any, token: str) -> None:

@@ -6,6 +6,7 @@ the certificate's fingerprint and hints follow on standard error.
 
 from __future__ import annotations
 
+import signal
 import sys
 
 from musicid_core.library import Library
@@ -31,7 +32,12 @@ def serve(library: Library, config: ServerConfig, rotate_token: bool = False) ->
               file=sys.stderr)
     print("open the URL on the phone (or scan the QR code in the app's Phone panel); Ctrl+C stops",
           file=sys.stderr, flush=True)
-    server.run()  # uvicorn handles SIGINT and SIGTERM: finishes open requests, then returns
+    # uvicorn catches SIGINT/SIGTERM, finishes open requests, then re-sends the signal to the handler
+    # that was in place before it; this one notes it, so the process ends through the normal path.
+    stopped_by: list[int] = []
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda number, frame: stopped_by.append(number))
+    server.run()
     if not server.started:
         print(f"musicid: error: could not listen on {config.host}:{config.port} (is the port in use?)",
               file=sys.stderr)

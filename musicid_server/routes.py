@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 import shutil
 import tempfile
@@ -20,11 +21,13 @@ from starlette.datastructures import UploadFile
 from musicid_core.config import SAMPLE_RATE
 from musicid_core.errors import AudioError, LibraryError, ModelError, MusicIdError, RecordingTooShortError
 from musicid_core.models.store import current_bundle_path, read_meta
+from musicid_server.limits import BodyTooLarge, BodyTooSlow
 from musicid_server.recognition import QueueFull
 from musicid_server.recordings import UnsupportedMedia, decode_recording, sniff_suffix
 from musicid_server.responses import error_body
 from musicid_server.training_jobs import TrainingBusy
 
+log = logging.getLogger(__name__)
 page_router = APIRouter(include_in_schema=False)
 api_router = APIRouter()
 _SONG_ID = re.compile(r"^[0-9a-f]{12}$")
@@ -124,6 +127,11 @@ async def identify(request: Request, top: int = Query(5, ge=1, le=10)) -> Any:
         return ApiError(422, str(exc)).response()
     except MusicIdError as exc:  # e.g. "the recording is silent"
         return ApiError(422, str(exc)).response()
+    except (BodyTooLarge, BodyTooSlow):
+        raise  # answered 413/408 by the BodyLimit middleware
+    except Exception:  # noqa: BLE001 - a bug: logged with its traceback, a sentence for the client
+        log.exception("identify failed")
+        return ApiError(500, "the server failed to identify this recording (a bug; see the server's log)").response()
 
 
 async def _recording_body(request: Request, field: str = "audio") -> tuple[bytes, str]:

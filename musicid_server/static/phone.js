@@ -93,9 +93,9 @@ async function maybeSend(final) {
       return;
     }
     if (s !== session) return;
-    showAnswer(answer, final || s.done);
     const clear = answer.verdict === "match" && s.last && s.last.verdict === "match" &&
                   s.last.matches[0].title === answer.matches[0].title;
+    showAnswer(answer, final || s.done || clear);
     s.previous = s.last;
     s.last = answer;
     if (final || clear) {
