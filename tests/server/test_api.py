@@ -278,4 +278,6 @@ def test_training_cancel_keeps_the_previous_model(served_copy) -> None:  # type:
     context.training.wait(120)  # type: ignore[attr-defined]
     status = client.get("/api/v1/train", headers=auth).json()
     assert status["state"] == "cancelled" and "previous model" in status["message"]
-    assert library_snapshot(context.library) == before
+    after = library_snapshot(context.library)
+    # The cancelled run leaves its epoch checkpoint for 'musicid train --resume'; nothing else moved.
+    assert {k: v for k, v in after.items() if not k.startswith("models/checkpoint/")} == before
