@@ -43,9 +43,10 @@ def _free_port() -> int:
 
 
 def _queries(library: Any, folder: Path, count: int) -> list[tuple[bytes, str]]:
+    import soundfile as sf
+
     from musicid_core.audio.decode import load_audio
     from musicid_core.config import SAMPLE_RATE
-    import soundfile as sf
 
     rng = np.random.default_rng(0)
     noises = [load_audio(p) for p in sorted((ROOT / "resources" / "noise").glob("*.ogg"))]

@@ -7,6 +7,7 @@ import logging
 import re
 import shutil
 import tempfile
+import threading
 import time
 from importlib import resources
 from pathlib import Path
@@ -37,7 +38,8 @@ _CONTENT_TYPES = {".html": "text/html; charset=utf-8", ".js": "text/javascript; 
 _CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; media-src 'self' blob:; "
         "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'")
 NO_MODEL_RETRY_S = 30
-_upload_lock = asyncio.Lock()
+_upload_lock = threading.Lock()
+"""One song import at a time (each decodes a whole song)."""
 
 
 class ApiError(Exception):
@@ -186,8 +188,7 @@ async def add_song(request: Request, name: str = Query("uploaded song", max_leng
         if not body:
             raise ApiError(400, "the request body is empty; send the song file")
         suffix = sniff_suffix(body[:64])
-        async with _upload_lock:
-            report = await run_in_threadpool(_import_song, context.library, body, safe_stem(name), suffix)
+        report = await run_in_threadpool(_import_song, context.library, body, safe_stem(name), suffix)
     except ApiError as exc:
         return exc.response()
     except UnsupportedMedia as exc:
@@ -214,6 +215,11 @@ def safe_stem(name: str) -> str:
 
 
 def _import_song(library: Any, body: bytes, stem: str, suffix: str) -> Any:
+    with _upload_lock:
+        return _import_song_unlocked(library, body, stem, suffix)
+
+
+def _import_song_unlocked(library: Any, body: bytes, stem: str, suffix: str) -> Any:
     folder = library.root
     folder.mkdir(parents=True, exist_ok=True)
     needed = 2 * len(body) + (100 << 20)  # the upload, its decoded float16 copy, headroom

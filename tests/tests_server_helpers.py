@@ -6,7 +6,6 @@ import io
 
 import numpy as np
 import soundfile as sf
-
 import synth
 
 

@@ -10,7 +10,6 @@ from typing import Any, Iterator
 
 import numpy as np
 import pytest
-
 import synth
 from tests_server_helpers import wav_bytes  # noqa: F401 - re-exported for the tests here
 

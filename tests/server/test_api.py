@@ -7,7 +7,6 @@ import time
 
 import numpy as np
 import pytest
-
 import synth
 from conftest import count_hostile, foreign_recording, library_recording, library_snapshot, wav_bytes
 
@@ -189,12 +188,12 @@ def test_too_fast_is_429_with_retry_after(served) -> None:  # type: ignore[no-un
 
 
 def test_no_model_is_503_with_retry_after(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from conftest import make_context
     from fastapi.testclient import TestClient
 
     from musicid_core.library import Library
     from musicid_server.app import create_app
     from musicid_server.recognition import CurrentModel
-    from conftest import make_context
 
     library = Library(tmp_path / "empty")
     context = make_context(library, tmp_path, CurrentModel(library))
@@ -211,11 +210,11 @@ def test_a_full_queue_is_503_with_retry_after(trained_library, tmp_path) -> None
     import threading
     from concurrent.futures import ThreadPoolExecutor
 
+    from conftest import make_context
     from fastapi.testclient import TestClient
 
     from musicid_core.errors import ModelError
     from musicid_server.app import create_app
-    from conftest import make_context
 
     library, _ = trained_library
     release = threading.Event()

@@ -17,8 +17,6 @@ from typing import Any, Iterator
 
 import numpy as np
 import pytest
-
-import synth
 from conftest import count_hostile, library_recording, library_snapshot, make_context, wav_bytes
 
 from musicid_server.certificate import ensure_certificate
@@ -98,7 +96,7 @@ def test_slow_loris_and_hostile_bodies_while_others_are_answered(live) -> None: 
     with httpx.Client(base_url=base, verify=False, timeout=60, headers=auth) as client:
         answered = []
         recording = wav_bytes(library_recording(0, seed=11))
-        for round_ in range(4):
+        for _ in range(4):
             answered.append(client.get("/api/v1/model").status_code)
             response = client.post("/api/v1/identify", content=recording)
             answered.append(response.status_code)
@@ -130,8 +128,9 @@ def test_a_three_hour_recording_is_refused_quickly(live, tmp_path) -> None:  # t
         pytest.skip("ffmpeg is not installed")
     base, token, context = live
     ten = tmp_path / "ten.ogg"
-    subprocess.run(["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=8000:duration=10",
-                    "-ac", "1", "-c:a", "libopus", "-b:a", "6k", "-application", "voip", str(ten)], check=True)
+    tone = "sine=frequency=440:sample_rate=8000:duration=10"
+    subprocess.run(["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", tone, "-ac", "1", "-c:a", "libopus",
+                    "-b:a", "6k", "-application", "voip", str(ten)], check=True)
     three_hours = tmp_path / "three-hours.ogg"
     subprocess.run(["ffmpeg", "-v", "error", "-y", "-stream_loop", "1079", "-i", str(ten), "-c", "copy",
                     str(three_hours)], check=True)
@@ -160,8 +159,8 @@ def test_musicid_serve_prints_the_url_first_and_stops_cleanly(trained_library, t
     shutil.copytree(library.root, data, ignore=shutil.ignore_patterns(".lock", "cache", "tmp"))
     port = free_port()
     env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[2]))
-    proc = subprocess.Popen([sys.executable, "-m", "musicid_cli", "serve", "--port", str(port), "--data-dir", str(data)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    command = [sys.executable, "-m", "musicid_cli", "serve", "--port", str(port), "--data-dir", str(data)]
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     try:
         first = proc.stdout.readline().strip()  # type: ignore[union-attr]
         assert first.startswith(f"https://127.0.0.1:{port}/?token="), first

@@ -13,7 +13,6 @@ from typing import Any, Iterator
 
 import numpy as np
 import pytest
-
 import synth
 from conftest import count_hostile, library_snapshot, make_context
 
