@@ -135,6 +135,7 @@ def run(data: Path, queries: list[tuple[bytes, str]], clients: int, requests: in
                         records.append({"outcome": outcome, "ms": elapsed * 1000,
                                         "verdict": answer.get("verdict") if status == 200 else None})
 
+        load_before = os.getloadavg()[0]
         started = time.monotonic()
         threads = [threading.Thread(target=client_loop, args=(i,)) for i in range(clients)]
         for t in threads:
@@ -143,6 +144,7 @@ def run(data: Path, queries: list[tuple[bytes, str]], clients: int, requests: in
             t.join()
         wall = time.monotonic() - started
         rss_after = _rss_mb(proc.pid)
+        load_after = os.getloadavg()[0]
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(60)
@@ -161,6 +163,7 @@ def run(data: Path, queries: list[tuple[bytes, str]], clients: int, requests: in
             "p50_ms_answered": round(pct(ok_ms, 50), 1), "p95_ms_answered": round(pct(ok_ms, 95), 1),
             "median_ms_answered": round(statistics.median(ok_ms), 1) if ok_ms else None,
             "rss_mb_before": round(rss_before, 1), "rss_mb_after": round(rss_after, 1),
+            "load_average_1min_before": round(load_before, 2), "load_average_1min_after": round(load_after, 2),
             "exit_code": proc.returncode}
 
 

@@ -21,6 +21,8 @@ class ServerConfig:
     max_recording_seconds: float = 120.0
     """Longer recordings are refused before decoding (the verdict uses the middle 20 s anyway)."""
     decode_timeout_s: float = 15.0
+    header_timeout_s: float = 10.0
+    """A connection must complete its request headers this soon (slow-loris headers)."""
     body_timeout_s: float = 30.0
     """A client that sends nothing for this long mid-body gets 408 (slow-loris bodies)."""
     rate_per_second: float = 2.0

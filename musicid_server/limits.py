@@ -43,9 +43,12 @@ class BodyLimit:
             return
         received = 0
         started = False
+        body_done = False
 
         async def limited_receive() -> dict[str, Any]:
-            nonlocal received
+            nonlocal received, body_done
+            if body_done:  # after the body, receive() only waits for a disconnect: no time limit
+                return await receive()
             try:
                 message = await asyncio.wait_for(receive(), timeout=self.timeout_s)
             except asyncio.TimeoutError:
@@ -54,6 +57,7 @@ class BodyLimit:
                 received += len(message.get("body", b""))
                 if received > cap:
                     raise BodyTooLarge
+                body_done = not message.get("more_body", False)
             return message
 
         async def tracking_send(message: dict[str, Any]) -> None:

@@ -38,9 +38,12 @@ def pairing_url(config: ServerConfig, token: str) -> str:
 def uvicorn_server(context: ServerContext, certificate: Certificate) -> Any:
     import uvicorn
 
+    from musicid_server.protocol import guarded_protocol
+
     config = context.config
     return uvicorn.Server(uvicorn.Config(
         create_app(context), host=config.host, port=config.port, log_level="warning",
+        http=guarded_protocol(config.header_timeout_s),
         ssl_certfile=str(certificate.cert_path), ssl_keyfile=str(certificate.key_path),
         limit_concurrency=config.max_connections, timeout_keep_alive=5, proxy_headers=False,
         server_header=False, h11_max_incomplete_event_size=16 * 1024,
