@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks.common import ROOT, machine, write_result
+from benchmarks.common import ROOT, command_line, machine, write_result
 
 SNR_DB = 5.0
 
@@ -184,8 +184,8 @@ def main() -> int:
         queries = _queries(library, Path(folder), 40)
         runs = [run(data, queries, args.clients, args.requests, {}),
                 run(data, queries, args.clients, args.requests, {"rate_per_second": 1000.0, "rate_burst": 1000})]
-    report = {"benchmark": "phone_server_load", "machine": machine(), "at": time.strftime("%Y-%m-%d %H:%M UTC",
-                                                                                          time.gmtime()),
+    report = {"kind": "phone_server_load", "command": command_line(), "machine": machine(),
+              "load_average": [runs[-1]["load_average_1min_after"]],
               "songs": 8, "query": f"10 s, webm/opus 64 kbit/s, room noise at {SNR_DB:.0f} dB SNR", "runs": runs}
     path = write_result("phone_server_load", report)
     print(json.dumps(report, indent=1))

@@ -87,9 +87,13 @@ async function maybeSend(final) {
     const answer = await response.json().catch(() => ({}));
     if (!response.ok) {
       const message = answer.error ? answer.error.message : `the server answered ${response.status}`;
-      if (response.status === 401) setStatus("Not paired: scan the QR code in the MusicID app again.");
-      else if (!(response.status === 422 && !final)) setStatus(capitalise(message) + ".");
-      if (response.status === 401) stopListening(false);
+      if (response.status === 401) {
+        stopListening(false);
+        s.finished = true;  // keep this message rather than "no answer"
+        setStatus("Not paired: scan the QR code in the MusicID app again.");
+      } else if (!(response.status === 422 && !final)) {
+        setStatus(capitalise(message) + ".");  // a too-short partial recording is no news
+      }
       return;
     }
     if (s !== session) return;
