@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 import synth
+from tests_server_helpers import wav_bytes
 
 from musicid_core.models.store import current_bundle_path
 
@@ -37,7 +38,7 @@ def _in_thread(fn: Any) -> dict[str, Any]:
 
 def test_phone_server_from_the_tab(qtbot: Any, trained_dir: Path, make_window: Any) -> None:
     import httpx
-    from tests_server_helpers import wav_bytes
+
 
     window = make_window()
     tab = window.phone_tab

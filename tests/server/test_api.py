@@ -8,7 +8,7 @@ import time
 import numpy as np
 import pytest
 import synth
-from conftest import count_hostile, foreign_recording, library_recording, library_snapshot, wav_bytes
+from tests_server_helpers import count_hostile, foreign_recording, library_recording, library_snapshot, wav_bytes
 
 from musicid_server.pairing import COOKIE_NAME
 
@@ -188,8 +188,8 @@ def test_too_fast_is_429_with_retry_after(served) -> None:  # type: ignore[no-un
 
 
 def test_no_model_is_503_with_retry_after(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    from conftest import make_context
     from fastapi.testclient import TestClient
+    from tests_server_helpers import make_context
 
     from musicid_core.library import Library
     from musicid_server.app import create_app
@@ -210,13 +210,14 @@ def test_a_full_queue_is_503_with_retry_after(trained_library, tmp_path) -> None
     import threading
     from concurrent.futures import ThreadPoolExecutor
 
-    from conftest import make_context
     from fastapi.testclient import TestClient
+    from tests_server_helpers import make_context
 
     from musicid_core.errors import ModelError
     from musicid_server.app import create_app
 
     library, _ = trained_library
+    before = library_snapshot(library)
     release = threading.Event()
     entered = threading.Event()
 
@@ -239,6 +240,20 @@ def test_a_full_queue_is_503_with_retry_after(trained_library, tmp_path) -> None
         release.set()
         first.result(), second.result()
     assert "busy" in _error(third, 503) and int(third.headers["retry-after"]) >= 1
+    assert library_snapshot(library) == before
+
+
+def test_a_song_upload_without_disk_space_is_507_and_changes_nothing(served_copy, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import shutil
+    from collections import namedtuple
+
+    client, context, auth = served_copy
+    before = library_snapshot(context.library)
+    usage = namedtuple("usage", "total used free")
+    monkeypatch.setattr(shutil, "disk_usage", lambda path: usage(10 << 30, (10 << 30) - (5 << 20), 5 << 20))
+    files = {"file": ("new.wav", wav_bytes(synth.song(8, seconds=8.0)), "audio/wav")}
+    assert "MB free" in _error(client.post("/api/v1/songs", files=files, headers=auth), 507)
+    assert library_snapshot(context.library) == before
 
 
 def test_add_and_remove_a_song(served_copy) -> None:  # type: ignore[no-untyped-def]

@@ -17,7 +17,7 @@ from typing import Any, Iterator
 
 import numpy as np
 import pytest
-from conftest import count_hostile, library_recording, library_snapshot, make_context, wav_bytes
+from tests_server_helpers import count_hostile, library_recording, library_snapshot, make_context, wav_bytes
 
 from musicid_server.certificate import ensure_certificate
 from musicid_server.server import BackgroundServer

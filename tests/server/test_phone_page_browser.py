@@ -14,7 +14,7 @@ from typing import Any, Iterator
 import numpy as np
 import pytest
 import synth
-from conftest import count_hostile, library_snapshot, make_context
+from tests_server_helpers import count_hostile, library_snapshot, make_context
 
 from musicid_server.certificate import ensure_certificate
 from musicid_server.server import BackgroundServer
