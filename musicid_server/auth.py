@@ -1,8 +1,8 @@
 """Every request needs the pairing token, or it gets 401 and nothing else.
 
 Accepted: ``Authorization: Bearer TOKEN`` (scripts, an iOS Shortcut), the session cookie (the
-page), or ``GET /?token=TOKEN`` once, which sets the cookie and redirects to ``/`` so the token
-leaves the address bar. The check runs before anything reads the body.
+page), or ``GET /?token=TOKEN`` once (the QR code), which serves the page and sets the cookie.
+The check runs before anything reads the body.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ class TokenAuth:
             offered = _query_token(scope)
             if offered is not None:
                 if self.pairing.is_valid(offered):
-                    await _pair(send, offered)
+                    await self.app({**scope, "query_string": b""}, receive, _with_cookie(send, offered))
                 else:
                     await send_error(send, 401, "this pairing code is not valid (it may have been replaced); "
                                                 "scan the QR code in the MusicID app again")
@@ -50,12 +50,20 @@ class TokenAuth:
         await self.app(scope, receive, with_security_headers)
 
 
-async def _pair(send: Any, token: str) -> None:
+def _with_cookie(send: Any, token: str) -> Any:
+    """Serve the page itself with the cookie set. Not a redirect: a SameSite=Strict cookie is not
+    sent on a redirect that follows a link from another site (a chat app), so the page would
+    load without it; the page removes the token from the address bar (``history.replaceState``),
+    and Referrer-Policy: no-referrer keeps it out of every request."""
     cookie = f"{COOKIE_NAME}={token}; Path=/; HttpOnly; Secure; SameSite=Strict; Max-Age=31536000"
-    headers = [(b"location", b"/"), (b"set-cookie", cookie.encode("ascii")), (b"content-length", b"0"),
-               *SECURITY_HEADERS]
-    await send({"type": "http.response.start", "status": 303, "headers": headers})
-    await send({"type": "http.response.body", "body": b""})
+
+    async def send_with_cookie(message: dict[str, Any]) -> None:
+        if message["type"] == "http.response.start":
+            message["headers"] = [*message.get("headers", []), (b"set-cookie", cookie.encode("ascii")),
+                                  *SECURITY_HEADERS]
+        await send(message)
+
+    return send_with_cookie
 
 
 def _headers(scope: dict[str, Any], name: bytes) -> list[str]:

@@ -18,7 +18,7 @@ function pickMimeType() {
   return "";
 }
 
-async function startListening() {
+async function startListening(audioContext) {
   const mimeType = pickMimeType();
   if (mimeType === null || !navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) {
     setStatus("This browser cannot record here. Open the page over https:// in Safari or Chrome.");
@@ -31,6 +31,7 @@ async function startListening() {
       audio: { echoCancellation: false, noiseSuppression: false, autoGainControl: false },
     });
   } catch (err) {
+    if (audioContext) audioContext.close();
     setStatus("The microphone is not available: " + (err && err.message ? err.message : err) +
               ". Allow it for this page in the browser's settings.");
     return;
@@ -38,7 +39,7 @@ async function startListening() {
   const recorder = mimeType ? new MediaRecorder(stream, { mimeType }) : new MediaRecorder(stream);
   session = { stream, recorder, chunks: [], started: performance.now(), inFlight: false, pendingFinal: false,
               previous: null, last: null, done: false, type: recorder.mimeType || mimeType || "audio/webm" };
-  startMeter(session);
+  startMeter(session, audioContext);
   recorder.ondataavailable = (event) => {
     if (event.data && event.data.size) session && session.chunks.push(event.data);
     if (session && !session.done) maybeSend(false);
@@ -156,10 +157,10 @@ function showAnswer(answer, final) {
   if (!final) setStatus("Listening… the answer refines as the recording grows");
 }
 
-function startMeter(s) {
-  const Context = window.AudioContext || window.webkitAudioContext;
-  if (!Context) return;
-  s.audioContext = new Context();
+function startMeter(s, audioContext) {
+  if (!audioContext) return;
+  s.audioContext = audioContext;
+  if (audioContext.state === "suspended") audioContext.resume();
   const source = s.audioContext.createMediaStreamSource(s.stream);
   const analyser = s.audioContext.createAnalyser();
   analyser.fftSize = 1024;
@@ -207,9 +208,14 @@ function setStatus(text) { $("status").textContent = text; }
 function capitalise(text) { return text.charAt(0).toUpperCase() + text.slice(1); }
 
 document.addEventListener("DOMContentLoaded", () => {
+  // The pairing token has become a cookie: take it out of the address bar and the history.
+  if (location.search.indexOf("token=") >= 0) history.replaceState(null, "", "/");
   renderHistory(loadHistory());
   $("listen").addEventListener("click", () => {
-    if (session && !session.done) stopListening(true); else startListening();
+    if (session && !session.done) { stopListening(true); return; }
+    // iOS Safari starts an AudioContext only inside the tap itself, not after an await.
+    const Context = window.AudioContext || window.webkitAudioContext;
+    startListening(Context ? new Context() : null);
   });
   fetch("/api/v1/server", { credentials: "same-origin" })
     .then((r) => r.ok ? r.json() : Promise.reject(r.status))

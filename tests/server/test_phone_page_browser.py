@@ -71,7 +71,7 @@ def _listen(driver: Any, url: str) -> tuple[str, str, list[str]]:
     from selenium.webdriver.support.ui import WebDriverWait
 
     driver.get(url)
-    assert driver.current_url.endswith("/") and "token" not in driver.current_url  # the token left the URL
+    WebDriverWait(driver, 20).until(lambda d: "token" not in d.current_url)  # the token left the address bar
     WebDriverWait(driver, 20).until(lambda d: ":" in d.find_element(By.ID, "fingerprint").text)
     driver.find_element(By.ID, "listen").click()
     WebDriverWait(driver, 90).until(lambda d: d.find_element(By.ID, "status").text.startswith(("Done", "No answer",
