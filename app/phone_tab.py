@@ -9,7 +9,7 @@ is ticked.
 from __future__ import annotations
 
 import logging
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 from PySide6.QtCore import QSettings, Qt, QThreadPool, Signal
 from PySide6.QtGui import QColor, QImage, QPainter, QPixmap
@@ -31,8 +31,9 @@ from app.training_tab import TrainingTab
 from app.workers import run_task
 from musicid_core.library import Library
 from musicid_server.config import DEFAULT_PORT, LOCAL_HOST, NETWORK_HOST, ServerConfig
-from musicid_server.context import ServerContext
-from musicid_server.server import BackgroundServer, pairing_url, prepare
+
+if TYPE_CHECKING:
+    from musicid_server.server import BackgroundServer
 
 log = logging.getLogger(__name__)
 
@@ -135,6 +136,9 @@ class PhoneTab(QWidget):
         changed = self.library_changed_remotely.emit
 
         def job(state: Any) -> BackgroundServer:
+            from musicid_server.context import ServerContext
+            from musicid_server.server import BackgroundServer, prepare  # FastAPI and uvicorn: only when asked
+
             pairing, certificate = prepare(library)  # the first start makes the certificate
             context = ServerContext(library=library, pairing=pairing, recognizer=service.recognizer,
                                     training=training, config=config, fingerprint=certificate.fingerprint,
@@ -176,6 +180,8 @@ class PhoneTab(QWidget):
 
     def rotate_token(self) -> None:
         if self.server is None:
+            from musicid_server.server import prepare
+
             prepare(self.library)[0].rotate()
             self.status_label.setText("New pairing code made; phones paired before must scan it again.")
             return
@@ -184,6 +190,8 @@ class PhoneTab(QWidget):
         self.status_label.setText("New pairing code: phones paired before are disconnected until they scan it.")
 
     def _show_pairing(self) -> None:
+        from musicid_server.server import pairing_url
+
         assert self.server is not None
         url = pairing_url(self.server.context.config, self.server.context.pairing.token)
         self.qr_label.setPixmap(QPixmap.fromImage(qr_image(url)))
