@@ -208,7 +208,7 @@ def _refuse_if_too_long(path: Path, max_seconds: float, timeout_s: float = 60.0)
 
 
 def _duration_words(seconds: float) -> str:
-    return f"{seconds / 60:.0f} minutes" if seconds >= 120 else f"{seconds:.0f} s"
+    return f"{seconds / 60:.0f} minutes" if seconds >= 120 else f"{seconds:.3g} s"
 
 
 def _to_mono_float(audio: np.ndarray, path: Path) -> np.ndarray:

@@ -8,7 +8,14 @@ import time
 import numpy as np
 import pytest
 import synth
-from tests_server_helpers import count_hostile, foreign_recording, library_recording, library_snapshot, wav_bytes
+from tests_server_helpers import (
+    count_hostile,
+    foreign_recording,
+    library_recording,
+    library_snapshot,
+    make_context,
+    wav_bytes,
+)
 
 from musicid_server.pairing import COOKIE_NAME
 
@@ -192,7 +199,6 @@ def test_too_fast_is_429_with_retry_after(served) -> None:  # type: ignore[no-un
 
 def test_no_model_is_503_with_retry_after(tmp_path) -> None:  # type: ignore[no-untyped-def]
     from fastapi.testclient import TestClient
-    from tests_server_helpers import make_context
 
     from musicid_core.library import Library
     from musicid_server.app import create_app
@@ -214,7 +220,6 @@ def test_a_full_queue_is_503_with_retry_after(trained_library, tmp_path) -> None
     from concurrent.futures import ThreadPoolExecutor
 
     from fastapi.testclient import TestClient
-    from tests_server_helpers import make_context
 
     from musicid_core.errors import ModelError
     from musicid_server.app import create_app
@@ -298,3 +303,26 @@ def test_training_cancel_keeps_the_previous_model(served_copy) -> None:  # type:
     after = library_snapshot(context.library)
     # The cancelled run leaves its epoch checkpoint for 'musicid train --resume'; nothing else moved.
     assert {k: v for k, v in after.items() if not k.startswith("models/checkpoint/")} == before
+
+
+def test_a_decode_past_the_time_limit_is_stopped_and_refused(trained_library, shared_model, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import shutil
+    import subprocess
+
+    from fastapi.testclient import TestClient
+
+    from musicid_server.app import create_app
+
+    if shutil.which("ffmpeg") is None:
+        pytest.skip("ffmpeg is not installed")
+    library, _ = trained_library
+    before = library_snapshot(library)
+    wav = synth.write(tmp_path / "r.wav", library_recording(1, seconds=8.0))
+    webm = tmp_path / "r.webm"
+    subprocess.run(["ffmpeg", "-v", "error", "-y", "-i", str(wav), "-c:a", "libopus", str(webm)], check=True)
+    context = make_context(library, tmp_path, shared_model, decode_timeout_s=0.001)
+    client = TestClient(create_app(context), base_url="https://testserver")
+    response = client.post("/api/v1/identify", content=webm.read_bytes(),
+                           headers={"Authorization": f"Bearer {context.pairing.token}"})
+    assert "decoding took over" in _error(response, 422)
+    assert library_snapshot(library) == before
