@@ -12,7 +12,7 @@ import sys
 from musicid_core.library import Library
 from musicid_server.config import ServerConfig
 from musicid_server.context import ServerContext
-from musicid_server.recognition import CurrentModel
+from musicid_core.models.current import CurrentRecognizer
 from musicid_server.server import pairing_url, prepare, uvicorn_server
 from musicid_server.training_jobs import BackgroundTraining
 
@@ -21,7 +21,7 @@ def serve(library: Library, config: ServerConfig, rotate_token: bool = False) ->
     pairing, certificate = prepare(library)
     if rotate_token:
         pairing.rotate()
-    context = ServerContext(library=library, pairing=pairing, recognizer=CurrentModel(library),
+    context = ServerContext(library=library, pairing=pairing, recognizer=CurrentRecognizer(library),
                             training=BackgroundTraining(library), config=config,
                             fingerprint=certificate.fingerprint)
     server = uvicorn_server(context, certificate)

@@ -15,13 +15,8 @@ import threading
 import time
 from concurrent.futures import Future
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Callable, Optional
 
-import numpy as np
-
-from musicid_core.library import Library
-from musicid_core.models.store import current_bundle_path, load_bundle
 from musicid_core.recognizer import Recognizer
 
 log = logging.getLogger(__name__)
@@ -80,41 +75,3 @@ class RecognitionWorker:
             else:
                 job.future.set_result((value, waited))
             self.average_seconds = 0.8 * self.average_seconds + 0.2 * (time.monotonic() - started)
-
-
-class CurrentModel:
-    """The current bundle's recognizer for a headless server, reloaded when training saves a new
-    bundle. (The app shares its own ``ModelService`` instead.) Call from the worker thread."""
-
-    def __init__(self, library: Library) -> None:
-        self.library = library
-        self._lock = threading.Lock()
-        self._bundle: Optional[Path] = None
-        self._recognizer: Optional[Recognizer] = None
-
-    def __call__(self) -> Recognizer:
-        from musicid_core.tfquiet import load_tensorflow
-
-        with self._lock:
-            path = current_bundle_path(self.library.models_dir)
-            if path is None:
-                from musicid_core.models.store import load_current
-
-                load_current(self.library.models_dir)  # raises the "no model yet" ModelError
-            if path != self._bundle or self._recognizer is None:
-                load_tensorflow()
-                log.info("loading model bundle %s", path)
-                recognizer = Recognizer(load_bundle(path))  # type: ignore[arg-type]
-                warm_up(recognizer)
-                self._recognizer, self._bundle = recognizer, path
-            return self._recognizer
-
-
-def warm_up(recognizer: Recognizer) -> None:
-    """Trace the network once so the first phone request does not pay for it."""
-    warm = getattr(recognizer, "warm_up", None)  # issue 13 adds Recognizer.warm_up
-    if callable(warm):
-        warm()
-        return
-    settings = recognizer.settings
-    recognizer.window_probabilities(np.zeros((1, settings.n_mels, settings.window_frames), dtype=np.float32))

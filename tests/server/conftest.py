@@ -13,14 +13,14 @@ from tests_server_helpers import HOSTILE, library_snapshot, make_context
 from musicid_core.library import Library
 from musicid_server.app import create_app
 from musicid_server.context import ServerContext
-from musicid_server.recognition import CurrentModel
+from musicid_core.models.current import CurrentRecognizer
 
 
 @pytest.fixture(scope="session")
 def shared_model(trained_library):  # type: ignore[no-untyped-def]
     """One loaded recognizer for the session's tests, as the app shares its ModelService."""
     library, _ = trained_library
-    return CurrentModel(library)
+    return CurrentRecognizer(library)
 
 
 @pytest.fixture
@@ -45,7 +45,7 @@ def served_copy(trained_library, tmp_path: Path) -> Iterator[tuple[Any, ServerCo
     library, _ = trained_library
     shutil.copytree(library.root, tmp_path / "copy", ignore=shutil.ignore_patterns(".lock"))
     copy = Library(tmp_path / "copy")
-    context = make_context(copy, tmp_path, CurrentModel(copy))
+    context = make_context(copy, tmp_path, CurrentRecognizer(copy))
     with TestClient(create_app(context), base_url="https://testserver") as client:
         yield client, context, {"Authorization": f"Bearer {context.pairing.token}"}
     context.training.wait(120)  # type: ignore[attr-defined]

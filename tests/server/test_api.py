@@ -202,10 +202,10 @@ def test_no_model_is_503_with_retry_after(tmp_path) -> None:  # type: ignore[no-
 
     from musicid_core.library import Library
     from musicid_server.app import create_app
-    from musicid_server.recognition import CurrentModel
+    from musicid_core.models.current import CurrentRecognizer
 
     library = Library(tmp_path / "empty")
-    context = make_context(library, tmp_path, CurrentModel(library))
+    context = make_context(library, tmp_path, CurrentRecognizer(library))
     client = TestClient(create_app(context), base_url="https://testserver")
     auth = {"Authorization": f"Bearer {context.pairing.token}"}
     response = client.post("/api/v1/identify", content=wav_bytes(library_recording()), headers=auth)
