@@ -5,7 +5,7 @@ VENV ?= .venv
 APT_PACKAGES = ffmpeg libsndfile1 libportaudio2 libxkbcommon-x11-0 libxcb-cursor0 libegl1 libgl1 \
                libfontconfig1 libdbus-1-3 libxcb-icccm4 libxcb-keysyms1 libxcb-shape0 libxcb-xinerama0 \
                libxcb-randr0 libxcb-render-util0 libxcb-image0
-TEST_APT_PACKAGES = pulseaudio pulseaudio-utils xvfb sox
+TEST_APT_PACKAGES = pulseaudio pulseaudio-utils xvfb sox chromium chromium-driver
 
 .PHONY: run test system-deps test-system-deps venv
 

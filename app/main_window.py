@@ -23,6 +23,7 @@ from app.history import History
 from app.library_tab import LibraryTab, song_like
 from app.listen_tab import ListenTab, ModelState
 from app.model_service import ModelService
+from app.phone_tab import PhoneTab
 from app.settings import Settings
 from app.training_tab import TrainingTab
 from app.widgets.drop_zone import local_paths
@@ -62,6 +63,10 @@ class MainWindow(QMainWindow):
         self.tabs.addTab(self.listen_tab, "&Listen")
         self.tabs.addTab(self.library_tab, "Li&brary")
         self.tabs.addTab(self.training_tab, "&Training")
+        self.phone_pool = new_pool(1, "phone")
+        self.phone_tab = PhoneTab(library, self.service, self.training_tab, self.phone_pool)
+        self.tabs.addTab(self.phone_tab, "&Phone")
+        self.phone_tab.library_changed_remotely.connect(self.library_tab.refresh)
         self.setCentralWidget(self.tabs)
 
         self.library_tab.library_changed.connect(self.training_tab.show_current_model)
@@ -290,7 +295,8 @@ class MainWindow(QMainWindow):
         self.settings.sync()
         self.listen_tab.shutdown()
         self.training_tab.shutdown()
-        for pool in (self.recognition_pool, self.library_pool):
+        self.phone_tab.shutdown()
+        for pool in (self.recognition_pool, self.library_pool, self.phone_pool):
             pool.waitForDone(10000)
         log.info("main window closed")
         super().closeEvent(event)

@@ -252,6 +252,39 @@ def catalogue_section(w, r: dict | None) -> None:  # type: ignore[no-untyped-def
       "with SQLite is the listing `Library` does before an add to report duplicates by title.\n")
 
 
+def phone_server_section(loads: list[dict], w) -> None:  # type: ignore[no-untyped-def]
+    """``benchmarks.phone_server_load``: concurrent phone clients against one ``musicid serve``."""
+    if not loads:
+        return
+    r = loads[-1]
+    first = r["runs"][0]
+    w("## Phone server load\n")
+    w(f"Command: `{r['command']}` — {first['clients']} concurrent clients x {first['requests_per_client']} "
+      f"requests of {r['query']} against one `musicid serve` (HTTPS, 127.0.0.1) on the demo library "
+      f"({r['songs']} songs, its shipped model), on host `{machine_label(r['machine'])}` ({r['machine']['date']}; "
+      "other jobs shared its two cores, see the load average, so times are upper bounds). Every request is "
+      "either answered with the right song first or refused with 429/503 and Retry-After; anything else would "
+      "be counted as a failure. All clients share one address, so with the default limits the per-client rate "
+      "limit (2 requests/s, bursts of 10) decides; the second run lifts it, so the one recognition worker and "
+      "its queue of 8 decide.\n")
+    w("| limits | right song | wrong | 429 + Retry-After | 503 + Retry-After | failures | wall | answered/s | "
+      "latency p50 / p95 (all) | latency p50 / p95 (answered) | server RSS before → after | load avg |")
+    w("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    for run in r["runs"]:
+        o = run["outcomes"]
+        label = "default" if not run["config"] else "rate limit lifted"
+        fails = sum(n for k, n in o.items() if k.startswith("failure"))
+        load = (f"{run['load_average_1min_before']:.1f} → {run['load_average_1min_after']:.1f}"
+                if "load_average_1min_before" in run else MISSING)
+        w(f"| {label} | {o.get('right', 0)} | {o.get('wrong', 0)} | {o.get('429+Retry-After', 0)} | "
+          f"{o.get('503+Retry-After', 0)} | {fails} | {run['wall_s']:.0f} s | "
+          f"{(o.get('right', 0) + o.get('wrong', 0)) / run['wall_s']:.2f} | "
+          f"{run['p50_ms_all']:.0f} / {run['p95_ms_all']:.0f} ms | "
+          f"{run['p50_ms_answered']:.0f} / {run['p95_ms_answered']:.0f} ms | "
+          f"{run['rss_mb_before']:.0f} → {run['rss_mb_after']:.0f} MB | {load} |")
+    w("")
+
+
 def main() -> int:
     results = load()
     runs = main_runs(results)
@@ -470,6 +503,7 @@ def main() -> int:
     w("\n*To best val. epoch* counts from the start of `train()` (dataset building included).\n")
     catalogue_section(w, next((r for r in results if r.get("kind") == "catalogue"), None))
 
+    phone_server_section([r for r in results if r.get("kind") == "phone_server_load"], w)
     w("## Scale: library size\n")
     w("10-s queries at 0 dB SNR; the same default budget (200 examples/song x 6 epochs) at every size.\n")
     w("| songs | recogniser | top-1 | top-5 | unknown rejected | enrolled accepted | CNN alone: top-1 / top-5 / rejected | training time (wall) | host | val. acc. |")

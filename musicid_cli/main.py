@@ -67,6 +67,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     commands.add_parser("evaluate", help="print the current model's validation metrics")
 
+    serve = commands.add_parser("serve", help="serve the phone page and the HTTPS API (see docs/phone.md)")
+    serve.add_argument("--host", default="127.0.0.1",
+                       help="address to listen on (default: %(default)s, this computer only; 0.0.0.0 allows phones)")
+    serve.add_argument("--port", type=int, default=8765, help="default: %(default)s")
+    serve.add_argument("--data-dir", dest="serve_data_dir", metavar="DIR", help="data folder (as the global option)")
+    serve.add_argument("--rotate-token", action="store_true", help="make a new pairing token (unpairs every phone)")
+
     demo = commands.add_parser("demo", help="enrol the shipped demo songs and their model (empty library only)")
     demo.add_argument("--identify", action="store_true", help="then identify the shipped noisy demo recordings")
     return parser
@@ -281,6 +288,15 @@ def cmd_demo(library: Library, args: argparse.Namespace) -> int:
     return cmd_identify(library, argparse.Namespace(files=[str(p) for p in result.recordings], top=3, json=False))
 
 
+def cmd_serve(library: Library, args: argparse.Namespace) -> int:
+    from musicid_server.cli import serve
+    from musicid_server.config import ServerConfig
+
+    if args.serve_data_dir:
+        library = Library(data_dir(args.serve_data_dir))
+    return serve(library, ServerConfig(host=args.host, port=args.port), rotate_token=args.rotate_token)
+
+
 def _print_metrics(metrics: dict[str, Any]) -> None:
     names = [("accuracy", "accuracy"), ("precision", "precision"), ("roc_auc", "ROC AUC"), ("top5", "top-5")]
     print("validation: " + ", ".join(f"{label} {metrics[key]:.1%}" if key != "roc_auc" else f"{label} {metrics[key]:.3f}"
@@ -314,4 +330,5 @@ COMMANDS: dict[tuple[str, Optional[str]], Callable[[Library, argparse.Namespace]
     ("identify", None): cmd_identify,
     ("evaluate", None): cmd_evaluate,
     ("demo", None): cmd_demo,
+    ("serve", None): cmd_serve,
 }

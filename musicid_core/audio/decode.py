@@ -25,6 +25,8 @@ MAX_SECONDS = 30 * 60
 """Longer files are refused: a song or noise clip is never this long, and decoding a 3-hour
 file would cost ~1 GB of memory for nothing."""
 MAX_FILE_BYTES = 1 << 30
+DECODE_TIMEOUT_S = 600.0
+"""An ffmpeg decode running longer than this is stopped (callers may ask for less)."""
 SILENCE_RMS = 1e-4
 """Below this RMS (-80 dBFS) a file holds no usable sound."""
 
@@ -40,14 +42,18 @@ def load_audio(
     min_seconds: float = 0.0,
     max_seconds: float = MAX_SECONDS,
     allow_silence: bool = False,
+    timeout_s: float = DECODE_TIMEOUT_S,
 ) -> np.ndarray:
-    """Return the file as mono float32 at ``sample_rate``, or raise ``AudioError`` saying why."""
+    """Return the file as mono float32 at ``sample_rate``, or raise ``AudioError`` saying why.
+
+    ``timeout_s`` bounds an ffmpeg decode (the phone server passes a few seconds: a hostile file
+    must not hold its one recognition worker)."""
     path = Path(path)
     _check_file(path)
     try:
         audio, rate = _read_with_soundfile(path, max_seconds)
     except _NotForSoundfile:
-        audio, rate = _read_with_ffmpeg(path, max_seconds)
+        audio, rate = _read_with_ffmpeg(path, max_seconds, timeout_s)
     audio = _finite(_to_mono_float(audio, path), path)  # the resampler refuses NaN/inf
     if rate != sample_rate and audio.size:
         import librosa  # heavy import, only when a file needs it
@@ -178,19 +184,19 @@ def _libsndfile_reason(exc: object) -> str:
     return _short(text)
 
 
-def _read_with_ffmpeg(path: Path, max_seconds: float) -> tuple[np.ndarray, int]:
+def _read_with_ffmpeg(path: Path, max_seconds: float, timeout_s: float = DECODE_TIMEOUT_S) -> tuple[np.ndarray, int]:
     ffmpeg = shutil.which("ffmpeg")
     if ffmpeg is None:
         raise AudioError(
             path, "this format needs ffmpeg, which is not installed (Debian/Ubuntu: sudo apt-get install ffmpeg)"
         )
-    _refuse_if_too_long(path, max_seconds)
+    _refuse_if_too_long(path, max_seconds, timeout_s)
     cmd = [ffmpeg, "-nostdin", "-v", "error", "-i", str(path), "-t", str(max_seconds + 1), "-vn",
            "-ac", "1", "-ar", str(SAMPLE_RATE), "-f", "f32le", "-"]
     try:
-        proc = subprocess.run(cmd, capture_output=True, timeout=600, check=False)
+        proc = subprocess.run(cmd, capture_output=True, timeout=timeout_s, check=False)
     except subprocess.TimeoutExpired:
-        raise AudioError(path, "decoding took over 10 minutes and was stopped") from None
+        raise AudioError(path, f"decoding took over {_duration_words(timeout_s)} and was stopped") from None
     if proc.returncode != 0 or not proc.stdout:
         message = proc.stderr.decode("utf-8", "replace").strip().splitlines()
         detail = message[-1] if message else "no audio stream found"
@@ -203,7 +209,7 @@ def _read_with_ffmpeg(path: Path, max_seconds: float) -> tuple[np.ndarray, int]:
     return audio.reshape(-1, 1), SAMPLE_RATE
 
 
-def _refuse_if_too_long(path: Path, max_seconds: float) -> None:
+def _refuse_if_too_long(path: Path, max_seconds: float, timeout_s: float = 60.0) -> None:
     """Ask ffprobe for the duration first, so a 3-hour file is refused in a fraction of a second
     instead of being decoded up to the limit. Without ffprobe the streaming cut still applies."""
     ffprobe = shutil.which("ffprobe")
@@ -211,12 +217,16 @@ def _refuse_if_too_long(path: Path, max_seconds: float) -> None:
         return
     cmd = [ffprobe, "-v", "error", "-show_entries", "format=duration", "-of", "csv=p=0", str(path)]
     try:
-        proc = subprocess.run(cmd, capture_output=True, timeout=60, check=False, text=True)
+        proc = subprocess.run(cmd, capture_output=True, timeout=min(60.0, timeout_s), check=False, text=True)
         seconds = float(proc.stdout.strip().splitlines()[0])
     except (subprocess.TimeoutExpired, ValueError, IndexError, OSError):
         return  # unknown duration: ffmpeg decides, and stops at the limit
     if seconds > max_seconds:
         raise AudioError(path, f"it is {seconds / 60:.0f} minutes long; the limit is {max_seconds / 60:.0f} minutes")
+
+
+def _duration_words(seconds: float) -> str:
+    return f"{seconds / 60:.0f} minutes" if seconds >= 120 else f"{seconds:.3g} s"
 
 
 def _to_mono_float(audio: np.ndarray, path: Path) -> np.ndarray:
