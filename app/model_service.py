@@ -32,14 +32,12 @@ class ModelService:
         self._recognizer: Optional[Recognizer] = None
 
     def recognizer(self) -> Recognizer:
-        """The recognizer for the current bundle (worker threads only: may import TensorFlow and
-        load, trace and run the model; never while the microphone is open)."""
-        from musicid_core.tfquiet import load_tensorflow
-
+        """The recognizer for the current bundle (worker threads only: may load and run the model,
+        and for a bundle without LiteRT's copy import TensorFlow and trace it; never while the
+        microphone is open)."""
         with self._lock:
             path = current_bundle_path(self.library.models_dir)
             if path is None or path != self._bundle or self._recognizer is None:
-                load_tensorflow()
                 if path is None:
                     from musicid_core.models.store import load_current
 
