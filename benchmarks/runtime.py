@@ -34,8 +34,12 @@ ROOT = Path(__file__).resolve().parents[1]
 SR = 22050
 
 CHILD = r"""
-import json, resource, sys, time
+import json, sys, time
 t0 = time.perf_counter()
+def peak_rss_mb():
+    # VmHWM, not ru_maxrss: Linux carries ru_maxrss over exec from the parent that forked us.
+    line = next(l for l in open("/proc/self/status") if l.startswith("VmHWM:"))
+    return int(line.split()[1]) / 1024
 from musicid_core.audio.decode import load_audio
 from musicid_core.models.store import load_bundle
 from musicid_core.recognizer import Recognizer
@@ -43,7 +47,7 @@ recognizer = Recognizer(load_bundle(__import__("pathlib").Path(sys.argv[1]), ker
 ready = time.perf_counter() - t0
 answer = recognizer.identify(load_audio(sys.argv[3]))
 print(json.dumps({"ready_s": ready, "answer_s": time.perf_counter() - t0, "top": answer.best.song.title,
-                  "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                  "rss_mb": peak_rss_mb(),
                   "tensorflow": "tensorflow" in sys.modules}))
 """
 
