@@ -42,8 +42,9 @@ from app.widgets.results_view import ResultsView
 from app.widgets.spectrogram_view import SpectrogramView
 from app.workers import TaskState, run_task
 from musicid_core.audio.capture import CaptureError, InputDevice, find_device
-from musicid_core.config import DEFAULT_FEATURES
+from musicid_core.config import DEFAULT_FEATURES, MIN_RECORDING_SECONDS
 from musicid_core.errors import MusicIdError
+from musicid_core.features import recording_length_problem
 from musicid_core.recognizer import Identification
 
 log = logging.getLogger(__name__)
@@ -276,7 +277,7 @@ class ListenTab(QWidget):
         self._started = time.monotonic()
         self.listen_button.setChecked(True)
         self.listen_button.setText("Stop")
-        self.results.show_message("Listening…", "The answer appears after about 5 seconds of sound.")
+        self.results.show_message("Listening…", f"The answer appears after about {MIN_RECORDING_SECONDS:.0f} seconds of sound.")
         self.results.clear_rows()
         self.listening_changed.emit(True)
 
@@ -292,12 +293,9 @@ class ListenTab(QWidget):
         self.listening_changed.emit(False)
         if not final:
             return
-        if self._samples < DEFAULT_FEATURES.window_samples:
-            self.results.show_message(
-                "Too short to identify",
-                f"Heard {self._samples / DEFAULT_FEATURES.sample_rate:.1f} s; at least "
-                f"{DEFAULT_FEATURES.window_seconds:.1f} s of sound is needed.",
-            )
+        problem = recording_length_problem(self._samples, DEFAULT_FEATURES)
+        if problem is not None:
+            self.results.show_message("Too short to identify", f"{problem[0].upper()}{problem[1:]}.")
             return
         self._identify(self.recording(), final=True, source="microphone")
 
@@ -322,7 +320,7 @@ class ListenTab(QWidget):
         if self._samples >= limit:
             QTimer.singleShot(0, self.stop_listening)
             return
-        enough = self._samples >= DEFAULT_FEATURES.window_samples
+        enough = self._samples >= DEFAULT_FEATURES.min_recording_samples
         due = self._samples - self._last_refined >= REFINE_EVERY_S * DEFAULT_FEATURES.sample_rate
         if enough and due and not self._refining:
             self._last_refined = self._samples

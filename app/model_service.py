@@ -17,8 +17,9 @@ from musicid_core.recognizer import Recognizer
 
 class ModelService(CurrentRecognizer):
     def recognizer(self) -> Recognizer:
-        """The recognizer for the current bundle (worker threads only: may import TensorFlow and
-        load, trace and run the model; never while the microphone is open)."""
+        """The recognizer for the current bundle (worker threads only: may load and run the model,
+        and for a bundle without LiteRT's copy import TensorFlow and trace it; never while the
+        microphone is open)."""
         return self.current()
 
     def current_meta(self) -> Optional[BundleMeta]:

@@ -74,7 +74,9 @@ def main(argv: list[str] | None = None) -> int:
     from musicid_core.models.store import load_bundle, load_current
 
     library, enrolled, rest, id_to_song, _ = setup_library(args.songs, benchmark_corpus())
-    bundle = load_bundle(args.model) if args.model else load_current(library.models_dir)
+    from musicid_core.models.store import current_bundle_path
+
+    bundle = load_bundle(args.model or current_bundle_path(library.models_dir), keras=True)  # needs the Keras layers
     model = bundle.model
     both = keras.Model(model.inputs, [model.output, model.get_layer("embedding").output])
 

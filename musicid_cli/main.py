@@ -232,7 +232,8 @@ def cmd_train(library: Library, args: argparse.Namespace) -> int:
 
 
 def cmd_identify(library: Library, args: argparse.Namespace) -> int:
-    load_tensorflow()
+    # No TensorFlow here: a bundle with model.tflite runs under LiteRT; load_bundle imports
+    # TensorFlow (quietly) only for an older bundle.
     from musicid_core.audio.decode import load_audio
     from musicid_core.models.store import load_current
     from musicid_core.recognizer import Recognizer

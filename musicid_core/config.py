@@ -17,6 +17,10 @@ HOP_LENGTH = 431
 WINDOW_FRAMES = 256
 STEP_FRAMES = 51
 TOP_DB = 80.0
+MIN_RECORDING_SECONDS = 3.0
+"""Shortest recording answered. The landmarks and tonal profiles need no network window, and a
+recording shorter than one window is looped to fill it (``features.recording_windows``). Shorter
+recordings are refused: recognition was measured from 3 s on (``benchmarks/short.py``), not below."""
 
 
 @dataclass(frozen=True)
@@ -41,6 +45,11 @@ class FeatureSettings:
         return self.window_samples / self.sample_rate
 
     @property
+    def min_recording_samples(self) -> int:
+        """Fewest samples of a recording that is answered (``MIN_RECORDING_SECONDS``)."""
+        return int(round(MIN_RECORDING_SECONDS * self.sample_rate))
+
+    @property
     def fragment_samples(self) -> int:
         """Length of a training fragment (~5 s): mid-way in the range that gives exactly
         ``window_frames`` frames, so a fragment and a recognition window are the same thing."""
@@ -54,10 +63,13 @@ class FeatureSettings:
         return 1 + n_samples // self.hop_length
 
     def window_count(self, n_samples: int) -> int:
-        """How many sliding windows a recording of ``n_samples`` samples gives (0 if too short)."""
+        """How many windows the network scores for a recording of ``n_samples`` samples: the sliding
+        windows, or the one looped window of a recording shorter than a window; 0 if too short."""
+        if n_samples < self.min_recording_samples:
+            return 0
         frames = self.frames_for(n_samples)
         if frames < self.window_frames:
-            return 0
+            return 1
         return 1 + (frames - self.window_frames) // self.step_frames
 
     def to_dict(self) -> dict[str, Any]:

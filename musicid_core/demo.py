@@ -170,6 +170,8 @@ def _verified_meta(bundle: Path) -> store.BundleMeta:
     expected = {"model.keras": meta.model_sha256, "labels.json": meta.labels_sha256}
     if meta.fingerprints_sha256:
         expected[INDEX_FILE] = meta.fingerprints_sha256
+    if meta.lite_sha256:
+        expected[store.LITE_FILE] = meta.lite_sha256
     # Extra arrays (e.g. reference embeddings) exist in some bundle versions; check them when named.
     expected.update({f"{name}.npy": digest for name, digest in getattr(meta, "arrays_sha256", {}).items()})
     for name, digest in expected.items():

@@ -44,6 +44,7 @@ from musicid_core.config import FeatureSettings
 from musicid_core.errors import MusicIdError
 from musicid_core.features import recording_windows
 from musicid_core.fingerprint import FingerprintMatch
+from musicid_core.models.runtime import keras_predictor
 from musicid_core.models.store import ModelBundle, SongLabel
 
 MIN_AGREEMENT = 0.5
@@ -99,10 +100,12 @@ class Recognizer:
         self.fingerprints = bundle.fingerprints if use_fingerprints else None
         self.fingerprint_threshold = float(bundle.meta.fingerprint_margin)
         self.profile_threshold = float(bundle.meta.profile_margin)
-        self._predict = _compiled_predict(bundle.model, (self.settings.n_mels, self.settings.window_frames))
-        self._predict(np.zeros((1, self.settings.n_mels, self.settings.window_frames, 1), dtype=np.float32))
+        window = (self.settings.n_mels, self.settings.window_frames)
+        self._predict = bundle.lite if bundle.lite is not None else keras_predictor(bundle.model, window)
+        self._predict(np.zeros((1, *window, 1), dtype=np.float32))
         # Run once here, so that a Recognizer that exists has been traced: TensorFlow's first trace in a
-        # process crashed the app when it overlapped live audio capture (issue 13, _compiled_predict).
+        # process crashed the app when it overlapped live audio capture (issue 13, keras_predictor).
+        # LiteRT does not trace; the run allocates its tensors before any audio arrives.
 
     def window_probabilities(self, windows: np.ndarray) -> np.ndarray:
         """(n_windows, n_outputs) probabilities for (n_windows, n_mels, frames) log-mel windows."""
@@ -177,24 +180,3 @@ def _with_landmarks(scores: np.ndarray, unknown_score: float, landmarks: Fingerp
 
 def _runner_up(values: np.ndarray) -> float:
     return float(np.partition(values, -2)[-2]) if values.size >= 2 else 0.0
-
-
-def _compiled_predict(model: Any, window_shape: tuple[int, int]) -> Any:
-    """A traced inference function: Keras' eager ``model(x)`` costs tens of ms per call on a CPU,
-    more than the arithmetic for a 10 s recording.
-
-    The signature is fixed (any number of windows of one shape), so the function is traced exactly
-    once, by ``Recognizer.__init__``, and never again while audio streams in. That is the fix for a
-    crash: the app died (SIGSEGV in libc, or "take_gil: PyMUTEX_LOCK failed") whenever the first
-    trace ran on the recognition worker while a capture thread delivered audio (the real PortAudio
-    stream, or a plain Python thread calling the same callback), and never when the trace had
-    happened before the stream opened (``tests/gui/test_cold_listen.py``)."""
-    import tensorflow as tf
-
-    spec = tf.TensorSpec((None, *window_shape, 1), tf.float32)
-
-    @tf.function(input_signature=[spec])
-    def predict(x: Any) -> Any:
-        return model(x, training=False)
-
-    return lambda x: predict(tf.convert_to_tensor(x, dtype=tf.float32)).numpy()

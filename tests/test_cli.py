@@ -63,6 +63,19 @@ def test_identify_json_one_object_per_file(trained_library, tmp_path: Path) -> N
     assert "broken.wav" in result.stderr and "Traceback" not in result.stderr
 
 
+def test_identify_answers_from_3_s_and_gives_the_length_of_a_shorter_file(trained_library, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    library, _ = trained_library
+    rng = np.random.default_rng(8)
+    three = synth.write(tmp_path / "three.wav", synth.noisy_excerpt(1, 3.0, 3.0, rng))
+    almost_five = synth.write(tmp_path / "almost five.wav", synth.noisy_excerpt(3, 2.0, 4.97, rng))
+    too_short = synth.write(tmp_path / "short.wav", synth.noisy_excerpt(0, 2.0, 2.99, rng))
+    result = run("--data-dir", str(library.root), "identify", str(three), str(too_short), str(almost_five), "--json")
+    assert result.returncode == 1  # the 2.99-s file failed; the others were answered
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [(line["file"], line["matches"][0]["title"]) for line in lines] == [(str(three), "song1"), (str(almost_five), "song3")]
+    assert result.stderr.strip() == f"musicid: error: {too_short}: the recording is 2.99 s long; at least 3.00 s is needed"
+
+
 def test_evaluate_prints_metrics(trained_library) -> None:  # type: ignore[no-untyped-def]
     library, _ = trained_library
     result = run("--data-dir", str(library.root), "evaluate")

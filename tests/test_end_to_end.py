@@ -74,6 +74,20 @@ def test_ranking_is_complete_and_sorted(recognizer: Recognizer) -> None:
     assert 0.0 < sum(scores) <= 1.0 + 1e-3  # the rest is "not in your library"
 
 
-def test_short_recording_is_refused(recognizer: Recognizer) -> None:
-    with pytest.raises(RecordingTooShortError):
-        recognizer.identify(synth.song(0)[: 22050 * 3])
+@pytest.mark.parametrize("seconds", [3.0, 4.97])
+@pytest.mark.parametrize("index", range(synth.N_SONGS))
+def test_a_recording_shorter_than_one_window_is_answered(recognizer: Recognizer, seconds: float, index: int) -> None:
+    excerpt = synth.noisy_excerpt(index, start_s=2.0 + index, seconds=seconds, rng=np.random.default_rng(20 + index), snr_db=5.0)
+    assert excerpt.size < recognizer.settings.window_samples
+    result = recognizer.identify(excerpt)
+    assert result.windows == 1
+    assert result.best.song.title == f"song{index}", [(m.song.title, round(m.score, 3)) for m in result.matches]
+
+
+def test_a_short_tone_not_in_the_library_stays_unknown(recognizer: Recognizer) -> None:
+    assert recognizer.identify(synth.tone(1000.0, seconds=3.0)).verdict == "unknown"
+
+
+def test_a_recording_under_3_s_is_refused_with_its_length(recognizer: Recognizer) -> None:
+    with pytest.raises(RecordingTooShortError, match=r"the recording is 2\.99 s long; at least 3\.00 s is needed"):
+        recognizer.identify(synth.song(0)[: int(22050 * 2.99)])

@@ -8,7 +8,7 @@ import pytest
 
 from musicid_core.config import DEFAULT_FEATURES as F
 from musicid_core.errors import RecordingTooShortError
-from musicid_core.features import fragment_windows, recording_windows, window_starts
+from musicid_core.features import fragment_windows, looped_to, recording_windows, window_starts
 from training.dataset import build_window_set
 
 
@@ -66,17 +66,34 @@ def test_sliding_window_count(seconds: float, expected: int) -> None:
     samples = int(seconds * F.sample_rate)
     frames = 1 + samples // F.hop_length
     assert F.window_count(samples) == expected == len(window_starts(frames))
-    if samples >= F.window_samples:
-        assert len(recording_windows(_signal(seconds))) == expected
+    assert len(recording_windows(_signal(seconds))) == expected
+
+
+@pytest.mark.parametrize("seconds", [3.0, 4.0, 4.97])
+def test_recording_shorter_than_a_window_gives_one_window_of_itself_looped(seconds: float) -> None:
+    audio = _signal(seconds)
+    assert audio.size < F.window_samples and F.window_count(audio.size) == 1
+    windows = recording_windows(audio)
+    assert windows.shape == (1, F.n_mels, F.window_frames)
+    looped = looped_to(audio, F.fragment_samples)
+    np.testing.assert_array_equal(looped[: audio.size], audio)
+    np.testing.assert_array_equal(looped[audio.size : 2 * audio.size], audio[: looped.size - audio.size])
+    np.testing.assert_allclose(windows[0], fragment_windows(looped[np.newaxis])[0], atol=1e-4)
+    # The recording's own frames are its own spectrum (but for the seam), not padding.
+    own = int(audio.size // F.hop_length) - 3
+    alone = fragment_windows(np.pad(audio, (0, F.fragment_samples - audio.size))[np.newaxis])[0]
+    assert np.abs(windows[0][:, 3:own] - alone[:, 3:own]).max() < 1.0
 
 
 def test_windows_step_51_frames() -> None:
     assert list(window_starts(400)) == [0, 51, 102]
 
 
-def test_recording_shorter_than_a_window_is_refused_with_its_length() -> None:
-    with pytest.raises(RecordingTooShortError, match=r"3\.0 s long; at least 5\.0 s"):
-        recording_windows(_signal(3.0))
+@pytest.mark.parametrize(("samples", "said"), [(int(2.99 * F.sample_rate), "2.99"), (F.min_recording_samples - 1, "2.99"), (0, "0.00")])
+def test_recording_under_3_s_is_refused_with_its_length_to_a_hundredth(samples: int, said: str) -> None:
+    assert F.window_count(samples) == 0
+    with pytest.raises(RecordingTooShortError, match=rf"the recording is {said} s long; at least 3\.00 s is needed"):
+        recording_windows(_signal(samples / F.sample_rate + 1e-6)[:samples])
 
 
 def test_loudness_does_not_change_features() -> None:

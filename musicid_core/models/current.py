@@ -2,9 +2,9 @@
 
 One loader for every long-lived caller (the app's ``ModelService``, the phone server): the cache
 is keyed by the bundle folder named in ``current.json``, so after a training run saves a new
-bundle the next call loads it. Loading imports TensorFlow and, through ``Recognizer``, traces and
-runs the network once; that must never overlap live audio capture (issue 13), so a caller that
-streams audio uses ``loaded()``, which never loads.
+bundle the next call loads it. Loading runs the network once (``Recognizer``); for a bundle
+without LiteRT's copy it imports TensorFlow and traces the network, which must never overlap
+live audio capture (issue 13), so a caller that streams audio uses ``loaded()``, which never loads.
 """
 
 from __future__ import annotations
@@ -33,14 +33,11 @@ class CurrentRecognizer:
 
     def current(self) -> Recognizer:
         """The recognizer for the current bundle, loading (and running once) a new one if needed."""
-        from musicid_core.tfquiet import load_tensorflow
-
         with self._lock:
             path = current_bundle_path(self.library.models_dir)
             if path is None:
                 load_current(self.library.models_dir)  # raises the "no model yet" ModelError
             if path != self._bundle or self._recognizer is None:
-                load_tensorflow()
                 log.info("loading model bundle %s", path)
                 self._recognizer = Recognizer(load_bundle(path))  # type: ignore[arg-type]
                 self._bundle = path

@@ -5,7 +5,10 @@ A bundle is a folder ``models/<name>/`` holding ``model.keras`` (Keras v3 format
 ``meta.json`` (architecture, feature settings, validation metrics, verdict threshold, and the
 SHA-256 of the other files), and, for models trained since landmark fingerprints were added,
 ``fingerprints.npz`` (the songs' landmark index and, since they were added, tonal profiles, see
-``musicid_core.fingerprint``; loaded without pickles). ``models/current.json`` names the bundle in use.
+``musicid_core.fingerprint``; loaded without pickles), and, for models trained since it exists,
+``model.tflite``: the same network for LiteRT, which recognition uses instead of Keras so that a
+recognising process need not import TensorFlow (``musicid_core.models.runtime``).
+``models/current.json`` names the bundle in use.
 
 Saving builds the new bundle in a hidden folder, renames it into place, and only then replaces
 ``current.json`` (atomically), so a crash or a cancel at any moment leaves the last good model in
@@ -20,6 +23,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
+import logging
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,7 +33,10 @@ from musicid_core import diskspace
 from musicid_core.config import DEFAULT_FEATURES, FeatureSettings
 from musicid_core.errors import LibraryError, ModelError
 from musicid_core.fingerprint import INDEX_FILE, FingerprintIndex
+from musicid_core.models.runtime import LITE_FILE, LitePredictor, convert_to_lite, lite_available
 from musicid_core.storage import atomic_write_bytes, file_sha256, read_checked_json, write_checked_json
+
+log = logging.getLogger(__name__)
 
 META_SCHEMA = 1
 KEEP_BUNDLES = 2
@@ -69,6 +76,8 @@ class BundleMeta:
     """Verdict threshold on the landmark margin (``training.fingerprints.calibrate_margin``)."""
     profile_margin: float = 0.0
     """Verdict threshold on the tonal-profile margin; 0 for bundles without profiles."""
+    lite_sha256: str = ""
+    """Checksum of ``model.tflite``; empty for bundles without it (recognised with Keras)."""
 
     def to_dict(self) -> dict[str, Any]:
         data = dict(self.__dict__)
@@ -90,6 +99,8 @@ class ModelBundle:
     labels: list[SongLabel]
     meta: BundleMeta
     fingerprints: Optional[FingerprintIndex] = None
+    lite: Optional[LitePredictor] = None
+    """The network under LiteRT; when set, ``model`` is None (Keras was not loaded)."""
 
 
 def save_bundle(
@@ -133,6 +144,7 @@ def _save_bundle(
         atomic_write_bytes(staging / "labels.json", labels_bytes)
         meta.labels_sha256 = file_sha256(staging / "labels.json")
         meta.model_sha256 = file_sha256(staging / "model.keras")
+        meta.lite_sha256 = _write_lite(model, staging / LITE_FILE)
         if fingerprints is not None:
             fingerprints.save(staging / INDEX_FILE)
             meta.fingerprints_sha256 = file_sha256(staging / INDEX_FILE)
@@ -182,6 +194,8 @@ def verify_bundle(bundle: Path) -> tuple[BundleMeta, list[SongLabel]]:
     checked = [("model.keras", meta.model_sha256), ("labels.json", meta.labels_sha256)]
     if meta.fingerprints_sha256:
         checked.append((INDEX_FILE, meta.fingerprints_sha256))
+    if meta.lite_sha256:
+        checked.append((LITE_FILE, meta.lite_sha256))
     for name, expected in checked:
         path = bundle / name
         if not path.is_file():
@@ -191,32 +205,65 @@ def verify_bundle(bundle: Path) -> tuple[BundleMeta, list[SongLabel]]:
     return meta, _read_labels(bundle / "labels.json")
 
 
-def load_bundle(bundle: Path, settings: FeatureSettings = DEFAULT_FEATURES) -> ModelBundle:
-    """Load and verify a bundle: checksums, labels, feature settings, input and output shapes."""
+def load_bundle(bundle: Path, settings: FeatureSettings = DEFAULT_FEATURES, keras: bool = False) -> ModelBundle:
+    """Load and verify a bundle: checksums, labels, feature settings, input and output shapes.
+
+    The network is run by LiteRT when the bundle has ``model.tflite`` and ``ai-edge-litert`` is
+    installed (TensorFlow is then never imported); by Keras otherwise, or when ``keras`` is True
+    (for callers that need the Keras model itself)."""
     meta, labels = verify_bundle(bundle)
     if meta.features != settings:
         raise ModelError(
             f"model bundle {bundle.name} was made for other feature settings "
             f"({meta.features.n_mels} mels, hop {meta.features.hop_length}); retrain it"
         )
-    import keras
-
-    try:
-        model = keras.models.load_model(bundle / "model.keras", compile=False, safe_mode=True)
-    except Exception as exc:  # noqa: BLE001 - Keras raises many types; all mean "unusable file"
-        raise ModelError(f"model bundle {bundle.name}: model.keras cannot be loaded ({exc})") from None
-    if tuple(model.input_shape[1:]) != settings.input_shape:
-        raise ModelError(f"model bundle {bundle.name}: the model expects input {model.input_shape[1:]}")
+    model: Any = None
+    lite: Optional[LitePredictor] = None
+    if meta.lite_sha256 and not keras and lite_available():
+        try:
+            lite = LitePredictor(bundle / LITE_FILE)
+        except Exception as exc:  # noqa: BLE001 - the interpreter raises ValueError/RuntimeError alike
+            raise ModelError(f"model bundle {bundle.name}: {LITE_FILE} cannot be loaded ({exc})") from None
+        input_shape, outputs = lite.input_shape, lite.outputs
+    else:
+        model = _load_keras(bundle)
+        input_shape, outputs = tuple(model.input_shape[1:]), model.output_shape[-1]
+    if input_shape != settings.input_shape:
+        raise ModelError(f"model bundle {bundle.name}: the model expects input {input_shape}")
     expected_outputs = len(labels) + (1 if meta.unknown_class else 0)
-    if model.output_shape[-1] != expected_outputs:
-        raise ModelError(f"model bundle {bundle.name}: {model.output_shape[-1]} outputs but {len(labels)} labels")
+    if outputs != expected_outputs:
+        raise ModelError(f"model bundle {bundle.name}: {outputs} outputs but {len(labels)} labels")
     fingerprints = None
     if meta.fingerprints_sha256:
         try:
             fingerprints = FingerprintIndex.load(bundle / INDEX_FILE, len(labels))
         except ModelError as exc:
             raise ModelError(f"model bundle {bundle.name}: {exc}") from None
-    return ModelBundle(bundle, model, labels, meta, fingerprints)
+    return ModelBundle(bundle, model, labels, meta, fingerprints, lite)
+
+
+def _load_keras(bundle: Path) -> Any:
+    from musicid_core.tfquiet import load_tensorflow
+
+    load_tensorflow()
+    import keras
+
+    try:
+        return keras.models.load_model(bundle / "model.keras", compile=False, safe_mode=True)
+    except Exception as exc:  # noqa: BLE001 - Keras raises many types; all mean "unusable file"
+        raise ModelError(f"model bundle {bundle.name}: model.keras cannot be loaded ({exc})") from None
+
+
+def _write_lite(model: Any, path: Path) -> str:
+    """Write the network for LiteRT and return its checksum; "" when it cannot be converted, so
+    the bundle is still saved and recognised with Keras (a lost speed-up, never a lost model)."""
+    try:
+        data = convert_to_lite(model)
+    except Exception as exc:  # noqa: BLE001 - the converter raises many types
+        log.warning("the model could not be converted for LiteRT (%s); recognition will use Keras", exc)
+        return ""
+    atomic_write_bytes(path, data)
+    return file_sha256(path)
 
 
 NO_MODEL_YET = "there is no trained model yet; add songs and run 'musicid train'"

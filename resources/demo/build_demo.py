@@ -336,6 +336,24 @@ def add_landmarks(songs_dir: Path, model_dir: Path) -> dict:
     return {k: round(float(v), 2) for k, v in calibration.items()}
 
 
+def add_lite_model(model_dir: Path) -> None:
+    """Give the shipped model its LiteRT copy (``model.tflite``, what recognition runs; see
+    ``musicid_core.models.runtime``) from its own ``model.keras``, checksummed in ``meta.json``
+    like the bundle's other files. Training writes it itself; this is for a kept model."""
+    from musicid_core.models import store
+    from musicid_core.models.runtime import LITE_FILE, convert_to_lite
+    from musicid_core.storage import atomic_write_bytes, file_sha256, write_checked_json
+
+    meta = store.read_meta(model_dir)
+    model = store.load_bundle(model_dir, keras=True).model
+    atomic_write_bytes(model_dir / LITE_FILE, convert_to_lite(model))
+    (model_dir / LITE_FILE).chmod(0o644)
+    meta.lite_sha256 = file_sha256(model_dir / LITE_FILE)
+    write_checked_json(model_dir / "meta.json", store.META_SCHEMA, meta.to_dict())
+    (model_dir / "meta.json").chmod(0o644)
+    store.verify_bundle(model_dir)
+
+
 def write_recordings(originals: dict[str, np.ndarray], rec_dir: Path) -> list[dict]:
     shutil.rmtree(rec_dir, ignore_errors=True)
     rec_dir.mkdir(parents=True)
@@ -433,7 +451,13 @@ def main() -> int:
     parser.add_argument("--skip-training", action="store_true",
                         help="keep model/'s network (only valid if the excerpt files come out byte-identical); "
                              "its landmark index and margin are rebuilt")
+    parser.add_argument("--lite-only", action="store_true",
+                        help="only add the LiteRT copy of model/'s network (no download, no retraining)")
     args = parser.parse_args()
+    if args.lite_only:
+        add_lite_model(DEMO / "model")
+        print("wrote", DEMO / "model" / "model.tflite")
+        return 0
 
     started = time.monotonic()
     args.cache.mkdir(parents=True, exist_ok=True)
@@ -453,6 +477,7 @@ def main() -> int:
             raise SystemExit("the excerpts changed, so the model must be retrained: drop --skip-training")
         print("indexing landmarks for the kept model ...", flush=True)
         training["landmarks"] = add_landmarks(DEMO / "songs", DEMO / "model")
+        add_lite_model(DEMO / "model")
     else:
         print(f"training ({args.epochs} epochs, {args.examples_per_song} examples per song) ...", flush=True)
         training = train_model(DEMO / "songs", DEMO / "model", args.epochs, args.examples_per_song, args.seed)

@@ -2,6 +2,9 @@
 whose model this process has never used, presses Listen after ``DELAY`` seconds (again every
 0.1 s while the button is not yet offered, as an impatient person would) and prints the answer.
 
+``RUNTIME`` is ``keras`` to run the network through Keras/TensorFlow (whose first trace was the
+hazard) even though the bundle has a LiteRT copy, or ``litert`` (what a bundle with one uses).
+
 Exit 0 with the answer on the last line; 3 when no answer came in time; a native crash shows as
 the signal's exit status with faulthandler's stacks on stderr.
 """
@@ -18,7 +21,13 @@ faulthandler.enable(all_threads=True)
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 
-def main(delay: float, timeout: float) -> int:
+def main(delay: float, runtime: str, timeout: float) -> int:
+    if runtime == "keras":
+        import functools
+
+        from musicid_core.models import current, store
+
+        current.load_bundle = functools.partial(store.load_bundle, keras=True)  # type: ignore[assignment]
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
 
@@ -32,7 +41,7 @@ def main(delay: float, timeout: float) -> int:
     window.show()
     tab = window.listen_tab
     started = time.monotonic()
-    report: dict[str, object] = {"delay": delay, "presses_refused": 0}
+    report: dict[str, object] = {"delay": delay, "runtime": runtime, "presses_refused": 0}
 
     def press() -> None:
         if not tab.listen_button.isEnabled():
@@ -53,9 +62,10 @@ def main(delay: float, timeout: float) -> int:
     QTimer.singleShot(int(delay * 1000), press)
     QTimer.singleShot(int(timeout * 1000), app.quit)
     app.exec()
+    report["tensorflow_imported"] = "tensorflow" in sys.modules
     print(json.dumps(report), flush=True)
     return 0 if "answer" in report else 3
 
 
 if __name__ == "__main__":
-    sys.exit(main(float(sys.argv[1]), float(sys.argv[2])))
+    sys.exit(main(float(sys.argv[1]), sys.argv[2], float(sys.argv[3])))

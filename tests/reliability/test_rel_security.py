@@ -29,8 +29,17 @@ def test_bundle_with_code_is_refused_and_the_code_never_runs(tmp_path: Path) -> 
     marker.unlink(missing_ok=True)  # building the model ran the lambda once, on purpose
     count("hostile bundles tried")
     with pytest.raises(ModelError, match="cannot be loaded"):
-        store.load_bundle(bundle)  # checksums are right: only safe mode stands in the way
+        store.load_bundle(bundle, keras=True)  # checksums are right: only safe mode stands in the way
     assert not marker.exists()
+    # Recognition runs the LiteRT copy: a flatbuffer of tensor operations, which cannot hold the
+    # lambda's Python code, so loading and running it runs no code either.
+    if bundle.joinpath("model.tflite").is_file():
+        from musicid_core.recognizer import Recognizer
+
+        loaded = store.load_bundle(bundle)
+        assert loaded.lite is not None and loaded.model is None
+        Recognizer(loaded)
+        assert not marker.exists()
 
 
 @pytest.mark.parametrize("labels", [
