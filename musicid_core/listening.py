@@ -45,7 +45,11 @@ CONTINUOUS_WINDOW_S = 6.0
 CONTINUOUS_INTERVAL_S = 1.0
 CONTINUOUS_K = 3
 CONTINUOUS_N = 4
+CONTINUOUS_HOLD = 10
 """Window, interval and vote chosen from ``benchmarks/continuous.py`` (see benchmarks/RESULTS.md)."""
+HOLD_DOC = """A song that is playing is closed by "not in your library" only when none of the last
+``hold`` answers named it: in noise a library song has passages the recogniser cannot name, and
+those must not split it in two (a change to another *song* needs only the k-of-n vote)."""
 SILENCE_DBFS = -60.0
 """Quieter than this (RMS) counts as silence in continuous mode: digital silence of a monitor
 source, or a quiet room through a microphone. Nothing is identified then."""
@@ -161,6 +165,12 @@ class ListeningSession:
         self.done = False
         self._in_flight = False
 
+    def cancel(self) -> None:
+        """Stop without answers (no final identification); results in flight are ignored."""
+        self.generation += 1
+        self.done = True
+        self._in_flight = False
+
     def push(self, samples: np.ndarray) -> list[Answer]:
         raise NotImplementedError
 
@@ -230,6 +240,10 @@ class SingleListening(ListeningSession):
     def reset(self) -> None:
         super().reset()
         self._chunks, self._last_refined, self._previous, self._final_due = [], 0, None, False
+
+    def cancel(self) -> None:
+        super().cancel()
+        self._final_due = False
 
     def recording(self) -> np.ndarray:
         """Everything heard so far."""
@@ -310,14 +324,14 @@ class ContinuousListening(ListeningSession):
 
     def __init__(self, identify: Optional[Identify] = None, settings: FeatureSettings = DEFAULT_FEATURES,
                  window_s: float = CONTINUOUS_WINDOW_S, interval_s: float = CONTINUOUS_INTERVAL_S,
-                 k: int = CONTINUOUS_K, n: int = CONTINUOUS_N, source: str = "",
+                 k: int = CONTINUOUS_K, n: int = CONTINUOUS_N, hold: int = CONTINUOUS_HOLD, source: str = "",
                  silence_dbfs: float = SILENCE_DBFS) -> None:
         super().__init__(identify, settings)
         if not 1 <= k <= n:
             raise ValueError("need 1 <= k <= n")
         if window_s * settings.sample_rate < settings.window_samples:
             raise ValueError(f"the window must hold at least {settings.window_seconds:.1f} s")
-        self.window_s, self.interval_s, self.k, self.n = window_s, interval_s, k, n
+        self.window_s, self.interval_s, self.k, self.n, self.hold = window_s, interval_s, k, n, hold
         self.source = source
         self.silence_dbfs = silence_dbfs
         self.timeline: list[TimelineEntry] = []
@@ -330,7 +344,7 @@ class ContinuousListening(ListeningSession):
         self._sound_since = 0.0  # start of the current stretch of sound
         self._silent_since: Optional[float] = None  # start of the current run of silence
         self._last_sound = 0.0  # end of the last block with sound
-        self._votes: deque[_Vote] = deque(maxlen=self.n)
+        self._votes: deque[_Vote] = deque(maxlen=max(self.n, self.hold))
         self._last_tick = 0.0
         self.timeline = []
 
@@ -400,22 +414,34 @@ class ContinuousListening(ListeningSession):
         self._votes.append(_Vote(request.ends_at, label, outcome))
         answers = [Answer("heard", request.ends_at, outcome, request.audio.size / self.settings.sample_rate)]
         winner = self._winner()
-        current = self.current
-        current_label = None if current is None else (current.identification.best.song.id if current.verdict == "match" else UNKNOWN)
-        if winner is not None and winner != current_label:
+        current = self._current_label()
+        if winner == UNKNOWN and current not in (None, UNKNOWN):
+            recent = list(self._votes)[-self.hold:]
+            if len(recent) < self.hold or any(v.label == current for v in recent):
+                winner = None  # HOLD_DOC
+        if winner is not None and winner != current:
             answers += self._open(winner)
         return answers
 
+    def _current_label(self) -> Optional[str]:
+        current = self.current
+        if current is None:
+            return None
+        return current.identification.best.song.id if current.verdict == "match" else UNKNOWN
+
     def _winner(self) -> Optional[str]:
         """The label that ``k`` of the last ``n`` answers agree on, if any."""
-        labels = [v.label for v in self._votes]
+        labels = [v.label for v in self._votes][-self.n:]
         for label in dict.fromkeys(reversed(labels)):  # newest first
             if labels.count(label) >= self.k:
                 return label
         return None
 
     def _open(self, label: str) -> list[Answer]:
-        votes = [v for v in self._votes if v.label == label]
+        votes = list(self._votes)
+        current_label = self._current_label()
+        since = max((i + 1 for i, v in enumerate(votes) if v.label == current_label), default=0)
+        votes = [v for v in votes[since:] if v.label == label]  # this newcomer's run of answers
         first = votes[0]
         current = self.current
         if current is None:

@@ -104,6 +104,12 @@ class SpectrogramView(QWidget):
         # would be stretched over the whole plot)
         self.image.setRect(*self._rect)
 
+    def show_mel(self, mel: LiveMel) -> None:
+        """Show columns computed elsewhere (a file's, analysed on a worker)."""
+        self.mel = mel
+        self.image.setImage(self.mel.db(), levels=(-self.settings.top_db, 0), autoLevels=False)
+        self.image.setRect(*self._rect)
+
     def feed(self, samples: np.ndarray) -> None:
         if self.mel.feed(samples):
             self.image.setImage(self.mel.db(), levels=(-self.settings.top_db, 0), autoLevels=False)
