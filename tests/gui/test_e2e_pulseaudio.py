@@ -114,3 +114,51 @@ def test_keep_listening_to_this_computers_sound_makes_a_timeline(
     history = [e for e in window.history.entries if e.started]
     assert [e.display_answer for e in reversed(history)] == ["song0", "song1", "Not in your library", "song2"]
     assert all(e.ended and e.source == monitor for e in history)
+
+
+def test_musicid_listen_continuous_json_through_pulseaudio(
+    trained_dir: Path, pulse_server: pulse.PulseServer, tmp_path: Path
+) -> None:
+    """The same sequence through ``musicid listen --continuous --json`` in a subprocess, stopped
+    by SIGINT (Ctrl+C). The listener's clock is the subprocess's, so times are compared from the
+    first song's onset (the silence before it makes that onset sharp)."""
+    import json
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    wav, truth = _sequence(tmp_path)
+    env = {**os.environ, **pulse_server.env, "MUSICID_DATA_DIR": str(trained_dir)}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "musicid_cli", "listen", "--continuous", "--json", "--device", "computer"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=Path(__file__).parents[2],
+    )
+    try:
+        waited = time.monotonic()
+        line = ""
+        while "listening to" not in line:  # the model is loaded and warmed up first
+            line = process.stderr.readline()
+            assert line or process.poll() is None, process.stderr.read()
+            assert time.monotonic() - waited < 120, "musicid listen did not start"
+        assert "This computer's sound" in line, line
+        time.sleep(1.0)
+        pulse_server.play(wav).wait(90)
+        time.sleep(2.5)
+        process.send_signal(signal.SIGINT)
+        out, err = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 0, err
+    events = [json.loads(line) for line in out.splitlines()]
+    assert {e["event"] for e in events} <= {"started", "ended"}
+    for event in events:
+        assert event["time"] and event["verdict"] in ("match", "unknown") and event["matches"]
+        assert {"title", "source", "score"} <= set(event["matches"][0])
+    ended = [e for e in events if e["event"] == "ended"]
+    got = [(e["matches"][0]["title"] if e["verdict"] == "match" else "?", e["started_s"], e["ended_s"]) for e in ended]
+    assert [e["event"] for e in events] == ["started", "ended"] * len(ended), events  # one entry at a time
+    lag = got[0][1] - truth[0][1] if got else 0.0
+    _check_timeline(got, truth, lag)
+    assert all(e["ended"] >= e["started"] for e in ended)
