@@ -41,10 +41,10 @@ REFINE_EVERY_S = 1.0
 CLEAR_AGREEMENT = 0.8
 """A match is clear when this share of windows agrees, or when landmarks/profiles single it out."""
 
-CONTINUOUS_WINDOW_S = 6.0
+CONTINUOUS_WINDOW_S = 8.0
 CONTINUOUS_INTERVAL_S = 1.0
 CONTINUOUS_K = 3
-CONTINUOUS_N = 4
+CONTINUOUS_N = 3
 CONTINUOUS_HOLD = 10
 """Window, interval and vote chosen from ``benchmarks/continuous.py`` (see benchmarks/RESULTS.md)."""
 HOLD_DOC = """A song that is playing is closed by "not in your library" only when none of the last

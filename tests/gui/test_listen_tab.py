@@ -130,3 +130,32 @@ def test_input_device_is_remembered_by_name(qtbot: Any, make_window: Any, data_d
     third = make_window(devices=devices[:1]).listen_tab
     assert third.device_combo.currentIndex() == 0 and third.selected_device() is None
     assert np.isfinite(third.seconds_spin.value())
+
+
+def test_history_copy_delete_export(qtbot: Any, make_window: Any, data_dir: Path, tmp_path: Path) -> None:
+    history = History(data_dir)
+    history.add("song1", 0.91, "match", "microphone")
+    history.add("song2", 0.8, "match", "This computer's sound (x)", started="2026-01-01T10:00:00+00:00",
+                ended="2026-01-01T10:03:00+00:00")
+    view = make_window().listen_tab.history_view
+    assert view.table.rowCount() == 2 and not view.delete_button.isEnabled()
+    assert view.table.item(0, 0).text().endswith("10:00–10:03")
+    view.table.selectRow(0)
+    assert view.copy_selected().startswith("song2 (80%)")
+    from PySide6.QtGui import QGuiApplication
+
+    assert QGuiApplication.clipboard().text().startswith("song2")
+    view.delete_selected()
+    assert [e.title for e in History(data_dir).entries] == ["song1"] and view.table.rowCount() == 1
+    assert view.export(str(tmp_path / "h.json")) == 1
+    view.clear()
+    assert History(data_dir).entries == [] and view.table.rowCount() == 0 and not view.export_button.isEnabled()
+
+
+def test_identify_a_file_shows_its_spectrogram(qtbot: Any, trained_dir: Path, make_window: Any, tmp_path: Path) -> None:
+    path = synth.write(tmp_path / "recording.wav", noisy_song(2))
+    tab = make_window().listen_tab
+    with qtbot.waitSignal(tab.identified, timeout=60000):
+        tab.identify_file(str(path))
+    assert tab.spectrogram.mel.frames >= 250
+    assert tab.spectrogram.image.image.max() == 0.0 and tab.spectrogram.image.image.min() < -20
