@@ -313,6 +313,12 @@ class ListenTab(QWidget):
             return
         self._handle(session.stop_nowait(), session)
         self._run_due(session)
+        if isinstance(session, ContinuousListening):
+            minutes, secs = divmod(int(session.now), 60)
+            self.elapsed.setFormat(f"listened for {minutes}:{secs:02d}")
+            played = len(session.timeline)
+            self.results.show_message("Stopped listening",
+                                      f"{played} entr{'y' if played == 1 else 'ies'} under “What played”.")
 
     def _close_input(self) -> None:
         self.bridge.stop()  # hands over what is still buffered (``_on_audio``)

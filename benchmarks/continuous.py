@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.common import machine, write_result
+from benchmarks.common import command_line, machine, write_result
 from benchmarks.simulate import mix_at_snr, noise_bed
 from musicid_core.audio.decode import load_audio
 from musicid_core.config import DEFAULT_FEATURES
@@ -34,7 +34,7 @@ from musicid_core.resources import default_negatives_dir, default_noise_dir, dem
 
 SR = DEFAULT_FEATURES.sample_rate
 SONG_S, STRANGER_S, GAP_S = 30.0, 20.0, 4.0
-WINDOWS = tuple(float(w) for w in __import__("os").environ.get("CONT_WINDOWS", "5,6,8").split(","))
+WINDOWS = (5.0, 6.0, 8.0)
 INTERVALS = (1.0, 2.0)
 VOTES = ((1, 1), (2, 2), (2, 3), (3, 3), (3, 4), (3, 5), (4, 5))
 HOLDS = (0, 6, 10)
@@ -86,6 +86,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--snr", type=float, default=0.0)
+    parser.add_argument("--windows", default=",".join(f"{w:g}" for w in WINDOWS), help="window lengths in s, e.g. 6,8")
     parser.add_argument("--show-wrong", action="store_true", help="print every wrong timeline beside the truth")
     args = parser.parse_args(argv)
 
@@ -117,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
           "right = 3 songs in order + the stranger, each once")
     print(f"{'window':>6} {'every':>5} {'k/n':>4} {'hold':>4} {'right':>6} {'mean |err| s':>12} {'max |err| s':>11} "
           f"{'report delay s':>14} {'calls':>6}")
-    for window in WINDOWS:
+    for window in (float(w) for w in args.windows.split(",")):
         for interval in INTERVALS:
             for (k, n), hold in itertools.product(VOTES, HOLDS):
                 right, errors, delays, calls = 0, [], [], 0
@@ -146,7 +147,7 @@ def main(argv: list[str] | None = None) -> int:
                       f"{fmt(row['mean_report_delay_s']):>14} {calls:>6}")
                 sys.stdout.flush()
     print(f"identify: {len(timing)} windows, median {1000 * float(np.median(timing)):.0f} ms")
-    write_result(f"continuous-snr{args.snr:g}", {"machine": machine(), "seeds": args.seeds, "snr_db": args.snr,
+    write_result(f"continuous-snr{args.snr:g}", {"machine": machine(), "command": command_line(), "seeds": args.seeds, "snr_db": args.snr,
                                                  "median_identify_ms": round(1000 * float(np.median(timing)), 1),
                                                  "rows": rows})
     return 0

@@ -139,14 +139,14 @@ def main(argv: list[str] | None = None) -> int:
               f"over {(t1 - t0) / 60:.1f} min (total CPU {c1:.0f} s incl. start-up)")
         print(f"RSS: {m0:.0f} MB at 1 min, {m1:.0f} MB at the end, min {min(rss):.0f} / max {max(rss):.0f} MB; "
               f"slope {np.polyfit([s[0] / 60 for s in steady], rss, 1)[0]:+.2f} MB/min")
-        from benchmarks.common import machine, write_result
+        from benchmarks.common import command_line, machine, write_result
 
         load = os.getloadavg()[0]
         write_result(f"listen-cost-{args.target}", {
-            "machine": machine(), "target": args.target, "minutes_measured": round((t1 - t0) / 60, 2),
+            "machine": machine(), "command": command_line(), "target": args.target, "minutes_measured": round((t1 - t0) / 60, 2),
             "cpu_percent_of_one_core": round(100 * (c1 - c0) / (t1 - t0), 1), "rss_mb_start": round(m0),
             "rss_mb_end": round(m1), "rss_mb_max": round(max(rss)), "rss_slope_mb_per_min": round(float(
-                np.polyfit([s[0] / 60 for s in steady], rss, 1)[0]), 2), "load_average_end": round(load, 1),
+                np.polyfit([s[0] / 60 for s in steady], rss, 1)[0]), 2), "load_average": [round(load, 1)],
         })
         print(f"load average at the end: {load:.1f} (other jobs share these 2 cores; CPU time is the process's own)")
     finally:

@@ -89,3 +89,24 @@ def test_listen_is_documented_and_top_has_help() -> None:
     for option in ("--device", "--list-devices", "--seconds", "--continuous", "--json"):
         assert option in listen
     assert "how many songs" in run("identify", "--help").stdout
+
+
+def test_listen_stops_cleanly_on_sigterm_and_sigint() -> None:
+    import os
+    import signal
+
+    from musicid_cli.listen import _StopFlag
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        with _StopFlag() as stop:
+            os.kill(os.getpid(), sig)
+            assert stop.event.wait(2)
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # restored afterwards
+
+
+def test_listen_lists_devices_in_two_groups() -> None:
+    done = run("listen", "--list-devices")
+    if done.returncode != 0:
+        assert "PortAudio" in done.stderr or "devices" in done.stderr  # no audio system: a clear one-line reason
+        return
+    assert "Microphones:" in done.stdout and "This computer's sound:" in done.stdout

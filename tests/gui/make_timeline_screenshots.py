@@ -20,7 +20,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 sys.path[:0] = [str(ROOT), str(HERE)]
 
-from make_screenshots import pause, shot, wait_until  # noqa: E402
+from make_screenshots import OUT, pause, wait_until  # noqa: E402
 
 SONG_S = 25.0
 
@@ -39,7 +39,9 @@ def stream(folder: Path) -> Path:
     stranger = sorted(default_negatives_dir().glob("*.ogg"))[2]
 
     def part(path: Path, seconds: float) -> np.ndarray:
-        audio = load_audio(path)[int(20 * 22050) : int((20 + seconds) * 22050)]
+        whole = load_audio(path)
+        start = max(0, min(int(20 * 22050), whole.size - int(seconds * 22050)))
+        audio = whole[start : start + int(seconds * 22050)]
         mixed, _ = mix_at_snr(audio.astype(np.float64), noise_bed(noises, audio.size, rng), 5.0)
         return (0.3 * mixed / np.max(np.abs(mixed))).astype(np.float32)
 
@@ -49,6 +51,18 @@ def stream(folder: Path) -> Path:
     target = folder / "stream.wav"
     sf.write(str(target), audio, 22050)
     return target
+
+
+def shot(window: object, name: str) -> None:
+    """The window as Qt draws it (no ImageMagick needed), scaled to 1100 px wide like the others."""
+    from PySide6.QtCore import Qt
+
+    pause(0.3)
+    OUT.mkdir(parents=True, exist_ok=True)
+    target = OUT / f"{name}.png"
+    image = window.grab().scaledToWidth(1100, Qt.TransformationMode.SmoothTransformation)  # type: ignore[attr-defined]
+    image.save(str(target))
+    print("saved", target, target.stat().st_size // 1024, "KiB")
 
 
 def main() -> int:
@@ -92,13 +106,13 @@ def main() -> int:
         player = server.play(wav)
         wait_until(lambda: tab.timeline.rowCount() >= 2, 120, "second song")
         pause(3.0)
-        shot("listen-timeline-live")
+        shot(window, "listen-timeline-live")
         wait_until(lambda: player.poll() is not None, 300, "end of playback")
         pause(2.0)
         tab.stop_listening()
         pause(0.5)
         print("timeline:", tab.timeline.rows())
-        shot("listen-timeline")
+        shot(window, "listen-timeline")
         window.close()
         return 0
     finally:
