@@ -81,6 +81,7 @@ class ListenTab(QWidget):
         self._devices: list[InputDevice] = []
         self._open_entries: dict[int, HistoryEntry] = {}  # id(timeline entry start) -> history entry
         self._generation = 0  # results of an older file identification are ignored
+        self._requests: dict[int, tuple[ListeningSession, Request]] = {}  # identifications in flight
         self._build()
         self.refresh_devices()
 
@@ -378,18 +379,24 @@ class ListenTab(QWidget):
         if request is None:
             return
         service = self.service
+        audio = request.audio
+        self._requests[id(request)] = (session, request)
+        token = id(request)
 
         def job(state: TaskState) -> Identification:
-            return service.recognizer().identify(request.audio, top_k=5)
+            return service.recognizer().identify(audio, top_k=5)
 
+        # The callbacks carry only a token: PySide may keep connected slots alive after the task,
+        # and an identified window is 0.7 MB (benchmarks/listen_cost.py measures the memory).
         run_task(
             self.pool, job,
-            on_result=lambda result: self._completed(session, request, result),
-            on_error=lambda exc: self._completed(session, request, exc),
+            on_result=lambda result: self._completed(token, result),
+            on_error=lambda exc: self._completed(token, exc),
         )
 
-    def _completed(self, session: ListeningSession, request: Request, outcome: Any) -> None:
-        if session is not self.session:
+    def _completed(self, token: int, outcome: Any) -> None:
+        session, request = self._requests.pop(token, (None, None))
+        if session is None or request is None or session is not self.session:
             return  # a listen that was replaced
         self._handle(session.complete(request, outcome), session, request)
         if self.listening:

@@ -112,11 +112,14 @@ def main(argv: list[str] | None = None) -> int:
         wav, seconds = stream_file(work)
         command = ([sys.executable, "-m", "musicid_cli", "listen", "--continuous", "--json", "--device", "computer"]
                    if args.target == "cli" else [sys.executable, "-c", GUI_DRIVER])
-        listener = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        os.set_blocking(listener.stdout.fileno(), False)  # type: ignore[union-attr]
-        while "listening to" not in (line := listener.stderr.readline()):  # type: ignore[union-attr]
-            if not line and listener.poll() is not None:
-                raise RuntimeError(f"the listener did not start: {listener.stderr.read()}")  # type: ignore[union-attr]
+        log_path = work / "listener.log"
+        with open(log_path, "w") as log_file:  # a file, not a pipe: nobody must have to read it
+            listener = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log_file, stderr=subprocess.STDOUT, text=True)
+        deadline = time.monotonic() + 180
+        while "listening to" not in log_path.read_text():
+            if listener.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"the listener did not start: {log_path.read_text()[-2000:]}")
+            time.sleep(0.2)
         player = subprocess.Popen(["sh", "-c", f"while true; do paplay '{wav}'; done"], env=server.env,
                                   start_new_session=True)
         began = time.monotonic()
@@ -126,7 +129,7 @@ def main(argv: list[str] | None = None) -> int:
         while time.monotonic() - began < args.minutes * 60:
             time.sleep(SAMPLE_S)
             if listener.poll() is not None:
-                raise RuntimeError("the listener exited")
+                raise RuntimeError(f"the listener exited: {log_path.read_text()[-2000:]}")
             samples.append((time.monotonic() - began, cpu_seconds(listener.pid), rss_mb(listener.pid)))
             if len(samples) >= 2:
                 (t0, c0, _), (t1, c1, rss) = samples[-2], samples[-1]

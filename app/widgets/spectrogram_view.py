@@ -20,6 +20,7 @@ from musicid_core.config import DEFAULT_FEATURES, FeatureSettings
 from musicid_core.features import mel_power, to_db_window
 
 pg.setConfigOptions(imageAxisOrder="row-major", antialias=True)
+REFRESH_S = 0.1
 COLOUR_MAP = "CET-L8"  # fixed (not themed): colours must mean the same thing in light and dark
 
 
@@ -99,6 +100,8 @@ class SpectrogramView(QWidget):
 
     def reset(self) -> None:
         self.mel = LiveMel(self.settings)
+        self._waiting: list[np.ndarray] = []
+        self._waiting_samples = 0
         self.image.setImage(self.mel.db(), levels=(-self.settings.top_db, 0), autoLevels=False)
         # after setImage: the rect's scale is computed from the image size (before it, one pixel
         # would be stretched over the whole plot)
@@ -111,5 +114,14 @@ class SpectrogramView(QWidget):
         self.image.setRect(*self._rect)
 
     def feed(self, samples: np.ndarray) -> None:
-        if self.mel.feed(samples):
+        """Add samples; the picture is redrawn every ``REFRESH_S`` of audio, not every 30-ms block:
+        each analysis call has a fixed cost, and redrawing 33 times a second cost a fifth of a core
+        while listening continuously (benchmarks/listen_cost.py)."""
+        self._waiting.append(np.asarray(samples, dtype=np.float32))
+        self._waiting_samples += samples.size
+        if self._waiting_samples < REFRESH_S * self.settings.sample_rate:
+            return
+        block = np.concatenate(self._waiting)
+        self._waiting, self._waiting_samples = [], 0
+        if self.mel.feed(block):
             self.image.setImage(self.mel.db(), levels=(-self.settings.top_db, 0), autoLevels=False)
