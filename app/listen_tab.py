@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from pathlib import Path
 from typing import Any, Optional
 
@@ -59,6 +60,7 @@ from musicid_core.recognizer import Identification
 
 log = logging.getLogger(__name__)
 FILE_FILTER = "Audio recordings (*.wav *.flac *.ogg *.oga *.opus *.mp3 *.m4a *.aac *.mp4 *.aif *.aiff);;All files (*)"
+METER_EVERY_S = 0.1
 GROUP_TITLES = {MICROPHONE: "Microphones", COMPUTER: "This computer's sound"}
 
 
@@ -82,6 +84,7 @@ class ListenTab(QWidget):
         self._open_entries: dict[int, HistoryEntry] = {}  # id(timeline entry start) -> history entry
         self._generation = 0  # results of an older file identification are ignored
         self._requests: dict[int, tuple[ListeningSession, Request]] = {}  # identifications in flight
+        self._level_shown = 0.0
         self._build()
         self.refresh_devices()
 
@@ -353,15 +356,19 @@ class ListenTab(QWidget):
         seconds = session.now
         if isinstance(session, SingleListening):
             limit = session.max_seconds
-            self.elapsed.setValue(int(1000 * seconds / limit))
-            self.elapsed.setFormat(f"{seconds:.1f} s of {limit:.0f} s")
-            self.listen_button.setText(f"Stop  ({max(0.0, limit - seconds):.0f} s left)")
+            text = f"{seconds:.1f} s of {limit:.0f} s"
+            if text != self.elapsed.format():  # repaint only what changed (about ten times a second)
+                self.elapsed.setValue(int(1000 * seconds / limit))
+                self.elapsed.setFormat(text)
+                self.listen_button.setText(f"Stop  ({max(0.0, limit - seconds):.0f} s left)")
             if session.done:
                 QTimer.singleShot(0, lambda: self._stop_input_only(session))
         else:
             minutes, secs = divmod(int(seconds), 60)
-            self.elapsed.setValue(1000)
-            self.elapsed.setFormat(f"listening for {minutes}:{secs:02d}" + (" · silence" if session.silent else ""))
+            text = f"listening for {minutes}:{secs:02d}" + (" · silence" if session.silent else "")
+            if text != self.elapsed.format():  # once a second, not at every block
+                self.elapsed.setValue(1000)
+                self.elapsed.setFormat(text)
         self._run_due(session)
 
     def _stop_input_only(self, session: ListeningSession) -> None:
@@ -370,6 +377,11 @@ class ListenTab(QWidget):
             self._close_input()
 
     def _on_level(self, dbfs: float) -> None:
+        # Ten updates a second are plenty to read; each repaint of a bar costs about a millisecond.
+        now = time.monotonic()
+        if now - self._level_shown < METER_EVERY_S:
+            return
+        self._level_shown = now
         self.level_meter.setValue(int(max(-60.0, min(0.0, dbfs))))
         self.level_meter.setFormat(f"input level: {dbfs:.0f} dBFS")
 
