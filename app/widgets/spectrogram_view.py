@@ -24,6 +24,20 @@ REFRESH_S = 0.1
 COLOUR_MAP = "CET-L8"  # fixed (not themed): colours must mean the same thing in light and dark
 
 
+_BLAS: list = []
+
+
+def _one_blas_thread():  # type: ignore[no-untyped-def]
+    """A single BLAS thread for the display's small products: OpenBLAS's second thread
+    busy-waits between calls, and ten calls a second kept most of a core busy while listening
+    continuously on a loaded 2-core machine (benchmarks/listen_cost.py: 67 % -> see RESULTS.md)."""
+    if not _BLAS:
+        from threadpoolctl import ThreadpoolController
+
+        _BLAS.append(ThreadpoolController())
+    return _BLAS[0].limit(limits=1, user_api="blas")
+
+
 class LiveMel:
     """Incremental mel power columns for a stream, identical to analysing it in one go."""
 
@@ -45,7 +59,8 @@ class LiveMel:
             return 0
         n = usable // s.hop_length + 1
         segment = self._pending[: self._lead + (n - 1) * s.hop_length + s.n_fft // 2]
-        new = mel_power(segment, s)[:, self._lead_frames : self._lead_frames + n]
+        with _one_blas_thread():
+            new = mel_power(segment, s)[:, self._lead_frames : self._lead_frames + n]
         self._pending = self._pending[n * s.hop_length :]
         keep = s.window_frames
         self.columns = np.concatenate((self.columns, new), axis=1)[:, -keep:]
