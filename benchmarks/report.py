@@ -270,6 +270,7 @@ def continuous_section(results: list[dict]) -> list[str]:
                      f"{r['rss_mb_start']} → {r['rss_mb_end']} MB ({r['rss_mb_max']} MB) | "
                      f"{r['rss_slope_mb_per_min']:+.2f} MB/min | {load:.1f} |")
         L.append("")
+        L += [f"{r['note']}\n" for r in sorted(costs, key=lambda r: r["target"]) if r.get("note")]
     return L
 
 
