@@ -323,6 +323,7 @@ class ListenTab(QWidget):
             played = len(session.timeline)
             self.results.show_message("Stopped listening",
                                       f"{played} entr{'y' if played == 1 else 'ies'} under “What played”.")
+            self.results.clear_rows()  # the last interim ranking is no answer of its own
 
     def _close_input(self) -> None:
         self.bridge.stop()  # hands over what is still buffered (``_on_audio``)
