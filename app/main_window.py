@@ -235,6 +235,7 @@ class MainWindow(QMainWindow):
             QMessageBox.information(self, "Demo not installed", result.message)
             return
         self.library_tab.refresh()
+        self.training_tab.show_current_model()  # the demo's model is the current one now
         self._model_changed()
         self.tabs.setCurrentWidget(self.listen_tab)
         recordings = demo_recordings()

@@ -51,6 +51,7 @@ class Settings:
 
     # listen
     def input_device(self) -> str:
+        """The chosen input (a microphone or this computer's sound), remembered by name."""
         return self._get("listen/input_device", "", str)
 
     def set_input_device(self, name: str) -> None:
@@ -61,6 +62,12 @@ class Settings:
 
     def set_listen_seconds(self, seconds: int) -> None:
         self._qs.setValue("listen/seconds", seconds)
+
+    def continuous(self) -> bool:
+        return self._get("listen/continuous", "false", str) == "true"
+
+    def set_continuous(self, on: bool) -> None:
+        self._qs.setValue("listen/continuous", "true" if on else "false")
 
     # training
     def training_choice(self) -> tuple[str, int, int]:

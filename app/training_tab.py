@@ -38,6 +38,7 @@ from app.workers import TaskHandle, TaskState, run_task
 from musicid_core.errors import TrainingCancelled
 from musicid_core.library import Library
 from musicid_core.models.architectures import ARCHITECTURES, DEFAULT_ARCH
+from training.stages import overall_fraction
 
 log = logging.getLogger(__name__)
 ARCH_NOTES = {
@@ -46,12 +47,6 @@ ARCH_NOTES = {
     "alexnet": "alexnet — larger CNN, slower",
     "resnet50": "resnet50 — very slow without a GPU",
     "tiny": "tiny — seconds; for trying things out only",
-}
-# The bar's share of each stage: building the examples, fitting, evaluating, indexing the songs'
-# landmarks, saving.
-STAGES = {
-    "dataset": (0.0, 0.2), "training": (0.2, 0.92), "evaluating": (0.92, 0.93), "fingerprints": (0.93, 0.99),
-    "saving": (0.99, 1.0),
 }
 METRICS = (("accuracy", "Accuracy"), ("precision", "Precision"), ("roc_auc", "AUC"), ("top5", "Top-5 accuracy"))
 
@@ -286,8 +281,7 @@ class TrainingTab(QWidget):
             self.stage_label.setText(p[2])
             return
         self.progress_reported.emit(p)
-        low, high = STAGES.get(p.stage, (0.0, 1.0))
-        self.progress.setValue(int(1000 * (low + (high - low) * max(0.0, min(1.0, p.fraction)))))
+        self.progress.setValue(int(1000 * overall_fraction(p.stage, p.fraction)))
         if self.handle is not None and self.handle.state.should_stop():
             return
         if p.stage == "training":

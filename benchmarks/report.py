@@ -285,6 +285,58 @@ def phone_server_section(loads: list[dict], w) -> None:  # type: ignore[no-untyp
     w("")
 
 
+def continuous_section(results: list[dict]) -> list[str]:
+    """Keep listening: the vote measurements (benchmarks.continuous) and the cost (benchmarks.listen_cost)."""
+    votes = sorted((r for r in results if r["_file"].startswith("continuous-")), key=lambda r: r["snr_db"])
+    costs = [r for r in results if r["_file"].startswith("listen-cost-")]
+    if not votes and not costs:
+        return []
+    L = ["## Continuous listening (Keep listening, `musicid listen --continuous`)\n"]
+    if votes:
+        L.append(
+            "Streams from the shipped demo (8 songs, its model): per seed two demo songs back to back (30 s each), "
+            "4 s of silence, 20 s of a shipped negative excerpt (not in the library), a third song; under the "
+            "shipped ambient noise at the given SNR. *Right*: the timeline names the three songs in order, each "
+            "once, and the stranger once as \"not in your library\". Errors are |start - truth| and |end - truth| "
+            "of right timelines; *delay* is when an entry was first reported after it began. Hold 10 = a song is "
+            "closed by \"not in your library\" only when none of the last 10 answers named it "
+            f"(`musicid_core/listening.py`). Identification of one window: median "
+            + ", ".join(f"{r['median_identify_ms']:.0f} ms ({r['snr_db']:g} dB run)" for r in votes) + ".\n")
+        keys = sorted({(row["window_s"], row["interval_s"], row["k"], row["n"]) for r in votes for row in r["rows"]
+                       if row["hold"] == 10})
+        head = " | ".join(f"right {r['snr_db']:g} dB" for r in votes)
+        L.append(f"| window | every | k of n | hold | {head} | mean / max error (right ones) | delay |")
+        L.append("|---|---|---|---|" + "---|" * len(votes) + "---|---|")
+        for key in keys:
+            rows = [next((row for row in r["rows"] if (row["window_s"], row["interval_s"], row["k"], row["n"]) == key
+                          and row["hold"] == 10), None) for r in votes]
+            got = [row for row in rows if row and row["mean_abs_error_s"] is not None]
+            rights = " | ".join(f"{row['right']}/{row['streams']}" if row else "—" for row in rows)
+            err = " / ".join((f"{max(g['mean_abs_error_s'] for g in got):.1f}", f"{max(g['max_abs_error_s'] for g in got):.1f} s")) if got else "—"
+            delay = f"{max(g['mean_report_delay_s'] for g in got):.1f} s" if got else "—"
+            mark = " **(default)**" if key == (8.0, 1.0, 3, 3) else ""
+            L.append(f"| {key[0]:g} s | {key[1]:g} s | {key[2]} of {key[3]}{mark} | 10 | {rights} | {err} | {delay} |")
+        L.append("\nWorse figures of two SNRs are shown where both exist. Without the hold (hold 0), a library song "
+                 "the recogniser cannot name for a few seconds in loud noise is split by a spurious \"not in your "
+                 "library\" entry; see the result files for every hold.\n")
+    if costs:
+        L.append("Cost: the demo songs under café noise, looped through a PulseAudio null sink and heard on its "
+                 "monitor (`python -m benchmarks.listen_cost`). CPU is the listener's own CPU time (user + system) "
+                 "per second of wall time after its first minute; memory is its resident set. The runs are minutes, "
+                 "not the hour the target speaks of: memory flat over them is the evidence of no growth.\n")
+        L.append("| listener | measured | CPU (% of one core) | RSS at 1 min → end (max) | RSS slope | load avg at end |")
+        L.append("|---|---|---|---|---|---|")
+        for r in sorted(costs, key=lambda r: r["target"]):
+            who = "`musicid listen --continuous`" if r["target"] == "cli" else "the app (Listen tab, offscreen Qt)"
+            load = (r.get("load_average") or [float("nan")])[0]
+            L.append(f"| {who} | {r['minutes_measured']:.1f} min | {r['cpu_percent_of_one_core']:.1f} % | "
+                     f"{r['rss_mb_start']} → {r['rss_mb_end']} MB ({r['rss_mb_max']} MB) | "
+                     f"{r['rss_slope_mb_per_min']:+.2f} MB/min | {load:.1f} |")
+        L.append("")
+        L += [f"{r['note']}\n" for r in sorted(costs, key=lambda r: r["target"]) if r.get("note")]
+    return L
+
+
 def main() -> int:
     results = load()
     runs = main_runs(results)
@@ -504,6 +556,9 @@ def main() -> int:
     catalogue_section(w, next((r for r in results if r.get("kind") == "catalogue"), None))
 
     phone_server_section([r for r in results if r.get("kind") == "phone_server_load"], w)
+    for line in continuous_section(results):
+        w(line)
+
     w("## Scale: library size\n")
     w("10-s queries at 0 dB SNR; the same default budget (200 examples/song x 6 epochs) at every size.\n")
     w("| songs | recogniser | top-1 | top-5 | unknown rejected | enrolled accepted | CNN alone: top-1 / top-5 / rejected | training time (wall) | host | val. acc. |")

@@ -62,8 +62,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     identify = commands.add_parser("identify", help="identify recordings")
     identify.add_argument("files", nargs="+", metavar="FILE")
-    identify.add_argument("--top", type=_positive_int, default=5, metavar="K")
+    identify.add_argument("--top", type=_positive_int, default=5, metavar="K",
+                          help="how many songs to rank per file, best first (default: %(default)s)")
     identify.add_argument("--json", action="store_true", help="one JSON object per line per file")
+
+    from musicid_cli.listen import add_parser as add_listen_parser
+
+    add_listen_parser(commands, _positive_int)
 
     commands.add_parser("evaluate", help="print the current model's validation metrics")
 
@@ -298,6 +303,12 @@ def cmd_serve(library: Library, args: argparse.Namespace) -> int:
     return serve(library, ServerConfig(host=args.host, port=args.port), rotate_token=args.rotate_token)
 
 
+def _listen(library: Library, args: argparse.Namespace) -> int:
+    from musicid_cli.listen import cmd_listen  # sounddevice and TensorFlow only for this command
+
+    return cmd_listen(library, args)
+
+
 def _print_metrics(metrics: dict[str, Any]) -> None:
     names = [("accuracy", "accuracy"), ("precision", "precision"), ("roc_auc", "ROC AUC"), ("top5", "top-5")]
     print("validation: " + ", ".join(f"{label} {metrics[key]:.1%}" if key != "roc_auc" else f"{label} {metrics[key]:.3f}"
@@ -329,6 +340,7 @@ COMMANDS: dict[tuple[str, Optional[str]], Callable[[Library, argparse.Namespace]
     ("noise", "remove"): cmd_noise_remove,
     ("train", None): cmd_train,
     ("identify", None): cmd_identify,
+    ("listen", None): lambda library, args: _listen(library, args),
     ("evaluate", None): cmd_evaluate,
     ("demo", None): cmd_demo,
     ("serve", None): cmd_serve,

@@ -38,7 +38,7 @@ class ProgressBar:
             print(f"{self.label}: {fraction:4.0%} {message}", file=sys.stderr, flush=True)
 
     def train_update(self, report: Any) -> None:
-        """Adapter for ``training.train.TrainProgress`` reports."""
+        """Adapter for ``training.train.TrainProgress`` reports: one bar over all stages."""
         parts = [report.message]
         if not math.isnan(report.loss):
             parts.append(f"loss {report.loss:.3f} acc {report.accuracy:.1%}")
@@ -49,4 +49,6 @@ class ProgressBar:
         if self._bar is not None and report.stage != self._stage:
             self._stage = report.stage
             self._bar.set_description_str(f"{self.label} ({report.stage})")
-        self.update(report.fraction, ", ".join(parts))
+        from training.stages import overall_fraction
+
+        self.update(overall_fraction(report.stage, report.fraction), ", ".join(parts))

@@ -91,3 +91,33 @@ def noisy_excerpt(index: int, start_s: float, seconds: float, rng: np.random.Gen
     interference = noise(50 + int(rng.integers(0, 100)), seconds + 1)[: clean.size]
     gain = np.sqrt(np.mean(clean**2) / np.mean(interference**2)) * 10 ** (-snr_db / 20)
     return (clean + gain * interference).astype(np.float32)
+
+
+STRANGER = 40
+"""A generated song that is neither enrolled nor among the negatives: "not in your library"."""
+
+
+def listening_sequence(rng: np.random.Generator, snr_db: float = 5.0, gap_s: float = 3.0
+                       ) -> tuple[np.ndarray, list[tuple[str, float, float]]]:
+    """What continuous listening is tested with: song0 and song1 back to back, a gap of digital
+    silence, a stranger, then song2, all under noise. Returns (audio, truth) with truth as
+    (title, or "?" for the stranger, start s, end s)."""
+    parts: list[tuple[str, np.ndarray]] = [
+        ("song0", noisy_excerpt(0, 0.0, 11.0, rng, snr_db)),
+        ("song1", noisy_excerpt(1, 0.5, 11.0, rng, snr_db)),
+        ("-", np.zeros(int(gap_s * SR), np.float32)),
+        ("?", _noisy(song(STRANGER, seconds=10.0), rng, snr_db)),
+        ("song2", noisy_excerpt(2, 0.0, 11.0, rng, snr_db)),
+    ]
+    truth, t = [], 0.0
+    for label, audio in parts:
+        if label != "-":
+            truth.append((label, t, t + audio.size / SR))
+        t += audio.size / SR
+    return np.concatenate([a for _, a in parts]).astype(np.float32), truth
+
+
+def _noisy(clean: np.ndarray, rng: np.random.Generator, snr_db: float) -> np.ndarray:
+    interference = noise(50 + int(rng.integers(0, 100)), clean.size / SR + 1)[: clean.size]
+    gain = np.sqrt(np.mean(clean**2) / np.mean(interference**2)) * 10 ** (-snr_db / 20)
+    return (clean + gain * interference).astype(np.float32)

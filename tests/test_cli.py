@@ -82,3 +82,44 @@ def test_evaluate_prints_metrics(trained_library) -> None:  # type: ignore[no-un
     assert result.returncode == 0
     for word in ("accuracy", "precision", "ROC AUC", "top-5", "landmark margin", "profile margin"):
         assert word in result.stdout
+
+
+def test_training_progress_bar_never_goes_back_between_stages(monkeypatch: pytest.MonkeyPatch) -> None:
+    from musicid_cli.progressbar import ProgressBar
+    from training.train import TrainProgress
+
+    shown: list[float] = []
+    bar = ProgressBar("Training")
+    monkeypatch.setattr(bar, "update", lambda fraction, message: shown.append(fraction))
+    for stage in ("dataset", "training", "evaluating", "fingerprints", "saving"):
+        for fraction in (0.0, 0.5, 1.0):
+            bar.train_update(TrainProgress(stage, fraction, stage))
+    assert shown == sorted(shown) and shown[0] == 0.0 and shown[-1] == 1.0
+
+
+def test_listen_is_documented_and_top_has_help() -> None:
+    listen = run("listen", "--help").stdout
+    for option in ("--device", "--list-devices", "--seconds", "--continuous", "--json"):
+        assert option in listen
+    assert "how many songs" in run("identify", "--help").stdout
+
+
+def test_listen_stops_cleanly_on_sigterm_and_sigint() -> None:
+    import os
+    import signal
+
+    from musicid_cli.listen import _StopFlag
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        with _StopFlag() as stop:
+            os.kill(os.getpid(), sig)
+            assert stop.event.wait(2)
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # restored afterwards
+
+
+def test_listen_lists_devices_in_two_groups() -> None:
+    done = run("listen", "--list-devices")
+    if done.returncode != 0:
+        assert "PortAudio" in done.stderr or "devices" in done.stderr  # no audio system: a clear one-line reason
+        return
+    assert "Microphones:" in done.stdout and "This computer's sound:" in done.stdout

@@ -20,7 +20,22 @@ from musicid_core.config import DEFAULT_FEATURES, FeatureSettings
 from musicid_core.features import mel_power, to_db_window
 
 pg.setConfigOptions(imageAxisOrder="row-major", antialias=True)
+REFRESH_S = 0.1
 COLOUR_MAP = "CET-L8"  # fixed (not themed): colours must mean the same thing in light and dark
+
+
+_BLAS: list = []
+
+
+def _one_blas_thread():  # type: ignore[no-untyped-def]
+    """A single BLAS thread for the display's small products: OpenBLAS's second thread
+    busy-waits between calls, and ten calls a second kept most of a core busy while listening
+    continuously on a loaded 2-core machine (benchmarks/listen_cost.py: 67 % -> see RESULTS.md)."""
+    if not _BLAS:
+        from threadpoolctl import ThreadpoolController
+
+        _BLAS.append(ThreadpoolController())
+    return _BLAS[0].limit(limits=1, user_api="blas")
 
 
 class LiveMel:
@@ -44,7 +59,8 @@ class LiveMel:
             return 0
         n = usable // s.hop_length + 1
         segment = self._pending[: self._lead + (n - 1) * s.hop_length + s.n_fft // 2]
-        new = mel_power(segment, s)[:, self._lead_frames : self._lead_frames + n]
+        with _one_blas_thread():
+            new = mel_power(segment, s)[:, self._lead_frames : self._lead_frames + n]
         self._pending = self._pending[n * s.hop_length :]
         keep = s.window_frames
         self.columns = np.concatenate((self.columns, new), axis=1)[:, -keep:]
@@ -99,11 +115,28 @@ class SpectrogramView(QWidget):
 
     def reset(self) -> None:
         self.mel = LiveMel(self.settings)
+        self._waiting: list[np.ndarray] = []
+        self._waiting_samples = 0
         self.image.setImage(self.mel.db(), levels=(-self.settings.top_db, 0), autoLevels=False)
         # after setImage: the rect's scale is computed from the image size (before it, one pixel
         # would be stretched over the whole plot)
         self.image.setRect(*self._rect)
 
+    def show_mel(self, mel: LiveMel) -> None:
+        """Show columns computed elsewhere (a file's, analysed on a worker)."""
+        self.mel = mel
+        self.image.setImage(self.mel.db(), levels=(-self.settings.top_db, 0), autoLevels=False)
+        self.image.setRect(*self._rect)
+
     def feed(self, samples: np.ndarray) -> None:
-        if self.mel.feed(samples):
+        """Add samples; the picture is redrawn every ``REFRESH_S`` of audio, not every 30-ms block:
+        each analysis call has a fixed cost, and redrawing 33 times a second cost a fifth of a core
+        while listening continuously (benchmarks/listen_cost.py)."""
+        self._waiting.append(np.asarray(samples, dtype=np.float32))
+        self._waiting_samples += samples.size
+        if self._waiting_samples < REFRESH_S * self.settings.sample_rate:
+            return
+        block = np.concatenate(self._waiting)
+        self._waiting, self._waiting_samples = [], 0
+        if self.mel.feed(block):
             self.image.setImage(self.mel.db(), levels=(-self.settings.top_db, 0), autoLevels=False)

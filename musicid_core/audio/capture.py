@@ -16,6 +16,7 @@ from typing import Any, Callable, Optional
 import numpy as np
 
 from musicid_core.config import SAMPLE_RATE
+from musicid_core.audio import sources
 from musicid_core.audio.ringbuffer import RingBuffer
 from musicid_core.errors import MusicIdError
 
@@ -30,13 +31,24 @@ class CaptureError(MusicIdError):
     """The microphone cannot be used; the message says why and what to do."""
 
 
+MICROPHONE = "microphone"
+COMPUTER = "computer"
+
+
 @dataclass(frozen=True)
 class InputDevice:
+    """An input to record from: a microphone, or this computer's sound (``kind`` COMPUTER).
+
+    ``name`` is what people see and what is remembered; ``pulse_source`` names the PulseAudio
+    monitor to open through ALSA's ``pulse`` device (``musicid_core.audio.sources``)."""
+
     index: int
     name: str
     channels: int
     default_samplerate: float
     is_default: bool = False
+    kind: str = MICROPHONE
+    pulse_source: str = ""
 
 
 def _sounddevice() -> Any:
@@ -48,7 +60,8 @@ def _sounddevice() -> Any:
 
 
 def list_input_devices(refresh: bool = False) -> list[InputDevice]:
-    """Input devices, the system default first. ``refresh`` re-scans (PortAudio caches the list)."""
+    """Microphones (the system default first), then this computer's sound sources.
+    ``refresh`` re-scans (PortAudio caches the list)."""
     sd = _sounddevice()
     if refresh:
         try:  # re-initialise PortAudio so devices plugged in since start-up appear
@@ -59,19 +72,49 @@ def list_input_devices(refresh: bool = False) -> list[InputDevice]:
     try:
         devices = sd.query_devices()
         default_in = sd.default.device[0]
+        host_apis = [str(api["name"]) for api in sd.query_hostapis()]
     except Exception as exc:  # noqa: BLE001 - PortAudio errors come in several types
         raise CaptureError(f"the audio system could not list devices ({exc})") from None
-    found = [
-        InputDevice(i, str(d["name"]), int(d["max_input_channels"]), float(d["default_samplerate"]), i == default_in)
-        for i, d in enumerate(devices)
-        if int(d["max_input_channels"]) > 0
-    ]
-    return sorted(found, key=lambda d: not d.is_default)
+    found = []
+    for i, d in enumerate(devices):
+        if int(d["max_input_channels"]) <= 0:
+            continue
+        name, api = str(d["name"]), host_apis[int(d.get("hostapi", 0))] if host_apis else ""
+        kind = COMPUTER if sources.is_loopback_name(name, api) else MICROPHONE
+        if kind == COMPUTER and not name.startswith(sources.COMPUTER_PREFIX):
+            name = f"{sources.COMPUTER_PREFIX} ({name.replace('[Loopback]', '').strip()})"
+        found.append(InputDevice(i, name, int(d["max_input_channels"]), float(d["default_samplerate"]),
+                                 i == default_in, kind))
+    pulse = next((d for d in found if d.name == sources.PULSE_DEVICE), None)
+    if pulse is not None:
+        taken = {d.name for d in found}
+        for source, description in sources.pulse_monitors():
+            label = sources.monitor_label(description)
+            if label in taken:  # two outputs with one description: tell them apart by source name
+                label = f"{label[:-1]}, {source})"
+            taken.add(label)
+            found.append(InputDevice(pulse.index, label, pulse.channels, pulse.default_samplerate,
+                                     kind=COMPUTER, pulse_source=source))
+    return sorted(found, key=lambda d: (d.kind != MICROPHONE, not d.is_default))
 
 
 def find_device(name: Optional[str], devices: list[InputDevice]) -> Optional[InputDevice]:
     """The device called ``name``, or None (meaning: use the system default)."""
     return next((d for d in devices if d.name == name), None) if name else None
+
+
+def choose_device(wanted: str, devices: list[InputDevice]) -> InputDevice:
+    """For the command line: the exact name, else the one device whose name contains ``wanted``
+    (case-insensitive; "computer" finds this computer's sound), or a PulseAudio source name; a clear error otherwise."""
+    exact = find_device(wanted, devices)
+    if exact is not None:
+        return exact
+    close = [d for d in devices if wanted.lower() in d.name.lower() or (d.pulse_source and wanted == d.pulse_source)]
+    if len(close) == 1:
+        return close[0]
+    names = ", ".join(repr(d.name) for d in (close or devices)) or "none"
+    what = "matches several devices" if close else "is not an input device"
+    raise CaptureError(f"{wanted!r} {what}; choose one of: {names}")
 
 
 def describe_stream_error(exc: BaseException) -> str:
@@ -159,7 +202,9 @@ class Capture:
             raise CaptureError(describe_stream_error(exc)) from None
 
     def _open(self, factory: StreamFactory, device: Optional[int], rate: int) -> Any:
-        return factory(samplerate=rate, channels=1, dtype="float32", device=device, blocksize=0, callback=self._callback)
+        with sources.pulse_source_env(self.device.pulse_source if self.device is not None else ""):
+            return factory(samplerate=rate, channels=1, dtype="float32", device=device, blocksize=0,
+                           callback=self._callback)
 
     def _device_rate(self, device: Optional[int]) -> Optional[int]:
         if self.device is not None:

@@ -26,6 +26,9 @@ def test_first_run_offers_the_demo_once_and_installs_it(make_window: Any, data_d
     qtbot.waitUntil(lambda: current_bundle_path(library.models_dir) is not None, timeout=10_000)
     qtbot.waitUntil(lambda: window.library_tab.visible_titles() != [], timeout=10_000)
     assert window.tabs.currentWidget() is window.listen_tab
+    # the Training tab tells the same story as the Library tab: there is a model now
+    assert "No model yet" not in window.training_tab.model_summary.text()
+    assert "examples per song" in window.training_tab.model_summary.text()
     assert make_window().offer_demo() is None  # asked once; the Help menu keeps it available
 
 

@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 from PySide6.QtCore import Qt
 
@@ -37,3 +38,107 @@ def test_listen_identifies_a_song_played_through_pulseaudio(
     assert result.best.song.title == "song3", [(m.song.title, round(m.score, 3)) for m in result.matches]
     assert tab.results.ranked_titles()[0] == "song3"
     assert tab.spectrogram.mel.frames > 200  # the live display saw the audio arrive
+
+
+def _check_timeline(got: list[tuple[str, float, float]], truth: list[tuple[str, float, float]], lag: float) -> None:
+    """Names in order, each once; every boundary within 3 s (``lag``: when playback began on the
+    listener's clock)."""
+    assert [title for title, _, _ in got] == [title for title, _, _ in truth], (got, truth)
+    for (title, start, end), (_, want_start, want_end) in zip(got, truth):
+        assert abs(start - lag - want_start) <= 3.0, (title, start - lag, want_start, got)
+        assert abs(end - lag - want_end) <= 3.0, (title, end - lag, want_end, got)
+
+
+def _sequence(tmp_path: Path) -> tuple[Path, list[tuple[str, float, float]]]:
+    audio, truth = synth.listening_sequence(np.random.default_rng(1))
+    # a second of silence first: the listener is running before the music starts
+    lead = np.zeros(synth.SR, np.float32)
+    truth = [(title, start + 1.0, end + 1.0) for title, start, end in truth]
+    return synth.write(tmp_path / "sequence.wav", np.concatenate((lead, audio))), truth
+
+
+def test_keep_listening_to_this_computers_sound_makes_a_timeline(
+    qtbot: Any, trained_dir: Path, make_window: Any, pulse_server: pulse.PulseServer, tmp_path: Path
+) -> None:
+    """Three library songs (two back to back, a gap of silence, a stranger) played into the null
+    sink and heard through its monitor, listed as this computer's sound."""
+    wav, truth = _sequence(tmp_path)
+    window = make_window()
+    tab = window.listen_tab
+    tab.refresh_devices(rescan=True)
+    monitor = next(name for name in tab.input_names() if name.startswith("This computer's sound"))
+    tab.device_combo.setCurrentIndex(tab.device_combo.findData(monitor))
+    assert tab.selected_device().pulse_source == f"{pulse.SINK}.monitor"
+    tab.continuous_box.setChecked(True)
+    ended: list[Any] = []
+    tab.timeline_changed.connect(lambda entry: ended.append(entry) if entry.ended is not None else None)
+    tab.start_listening()
+    assert tab.listening, tab.mic_message.text()
+    qtbot.waitUntil(lambda: tab.session.now > 0.5, timeout=20000)
+    lag = tab.session.now  # stream seconds already heard when playback starts
+    player = pulse_server.play(wav)
+    try:
+        qtbot.waitUntil(lambda: player.poll() is not None, timeout=90000)  # the event loop keeps running
+        qtbot.wait(2500)  # the last song's end is a second of silence after playback
+        assert len(ended) >= 3, ([(e.title, e.started, e.ended) for e in tab.session.timeline], tab.session.now,
+                                 tab.results.headline.text(), tab.results.detail.text())
+    finally:
+        player.terminate()
+    tab.stop_listening()
+    timeline = tab.session.timeline
+    got = [(e.title or "?", e.started, e.ended) for e in timeline]
+    _check_timeline(got, truth, lag)
+    rows = tab.timeline.rows()
+    assert [r[2].split("  (")[0] for r in rows] == ["song0", "song1", "Not in your library", "song2"]
+    assert all(r[1] != "playing…" for r in rows)
+    history = [e for e in window.history.entries if e.started]
+    assert [e.display_answer for e in reversed(history)] == ["song0", "song1", "Not in your library", "song2"]
+    assert all(e.ended and e.source == monitor for e in history)
+
+
+def test_musicid_listen_continuous_json_through_pulseaudio(
+    trained_dir: Path, pulse_server: pulse.PulseServer, tmp_path: Path
+) -> None:
+    """The same sequence through ``musicid listen --continuous --json`` in a subprocess, stopped
+    by SIGINT (Ctrl+C). The listener's clock is the subprocess's, so times are compared from the
+    first song's onset (the silence before it makes that onset sharp)."""
+    import json
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    wav, truth = _sequence(tmp_path)
+    env = {**os.environ, **pulse_server.env, "MUSICID_DATA_DIR": str(trained_dir)}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "musicid_cli", "listen", "--continuous", "--json", "--device", "computer"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=Path(__file__).parents[2],
+    )
+    try:
+        waited = time.monotonic()
+        line = ""
+        while "listening to" not in line:  # the model is loaded and warmed up first
+            line = process.stderr.readline()
+            assert line or process.poll() is None, process.stderr.read()
+            assert time.monotonic() - waited < 120, "musicid listen did not start"
+        assert "This computer's sound" in line, line
+        time.sleep(1.0)
+        pulse_server.play(wav).wait(90)
+        time.sleep(2.5)
+        process.send_signal(signal.SIGINT)
+        out, err = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 0, err
+    events = [json.loads(line) for line in out.splitlines()]
+    assert {e["event"] for e in events} <= {"started", "ended"}
+    for event in events:
+        assert event["time"] and event["verdict"] in ("match", "unknown") and event["matches"]
+        assert {"title", "source", "score"} <= set(event["matches"][0])
+    ended = [e for e in events if e["event"] == "ended"]
+    got = [(e["matches"][0]["title"] if e["verdict"] == "match" else "?", e["started_s"], e["ended_s"]) for e in ended]
+    assert [e["event"] for e in events] == ["started", "ended"] * len(ended), events  # one entry at a time
+    lag = got[0][1] - truth[0][1] if got else 0.0
+    _check_timeline(got, truth, lag)
+    assert all(e["ended"] >= e["started"] for e in ended)

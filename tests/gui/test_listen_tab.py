@@ -40,7 +40,7 @@ def test_listen_with_a_fake_microphone(qtbot: Any, trained_dir: Path, make_windo
     audio = noisy_song(1, seconds=12.0, seed=3)
     window = make_window(devices=fake_devices(), stream=fake_stream(audio, speed=3.0))
     tab = window.listen_tab
-    assert tab.device_combo.count() == 3 and tab.listen_button.isEnabled()
+    assert tab.input_names() == ["", "Fake USB microphone", "Fake headset"] and tab.listen_button.isEnabled()
     levels: list[float] = []
     tab.bridge.level.connect(levels.append)
     with qtbot.waitSignal(tab.identified, timeout=60000) as blocker:
@@ -167,3 +167,32 @@ def test_listen_waits_for_the_model_and_no_model_loads_while_listening(
     qtbot.waitUntil(lambda: len(loads) == 2, timeout=10000)
     assert loads == [False, False]
     qtbot.waitUntil(lambda: tab.listen_button.isEnabled(), timeout=30000)
+
+
+def test_history_copy_delete_export(qtbot: Any, make_window: Any, data_dir: Path, tmp_path: Path) -> None:
+    history = History(data_dir)
+    history.add("song1", 0.91, "match", "microphone")
+    history.add("song2", 0.8, "match", "This computer's sound (x)", started="2026-01-01T10:00:00+00:00",
+                ended="2026-01-01T10:03:00+00:00")
+    view = make_window().listen_tab.history_view
+    assert view.table.rowCount() == 2 and not view.delete_button.isEnabled()
+    assert view.table.item(0, 0).text().endswith("10:00–10:03")
+    view.table.selectRow(0)
+    assert view.copy_selected().startswith("song2 (80%)")
+    from PySide6.QtGui import QGuiApplication
+
+    assert QGuiApplication.clipboard().text().startswith("song2")
+    view.delete_selected()
+    assert [e.title for e in History(data_dir).entries] == ["song1"] and view.table.rowCount() == 1
+    assert view.export(str(tmp_path / "h.json")) == 1
+    view.clear()
+    assert History(data_dir).entries == [] and view.table.rowCount() == 0 and not view.export_button.isEnabled()
+
+
+def test_identify_a_file_shows_its_spectrogram(qtbot: Any, trained_dir: Path, make_window: Any, tmp_path: Path) -> None:
+    path = synth.write(tmp_path / "recording.wav", noisy_song(2))
+    tab = make_window().listen_tab
+    with qtbot.waitSignal(tab.identified, timeout=60000):
+        tab.identify_file(str(path))
+    assert tab.spectrogram.mel.frames >= 250
+    assert tab.spectrogram.image.image.max() == 0.0 and tab.spectrogram.image.image.min() < -20
