@@ -51,6 +51,9 @@ name = next(n for n in tab.input_names() if n.startswith("This computer's sound"
 tab.device_combo.setCurrentIndex(tab.device_combo.findData(name))
 tab.continuous_box.setChecked(True)
 def begin():
+    if not tab.model_ready:  # Listen is offered once the model has loaded and run once
+        QTimer.singleShot(200, begin)
+        return
     tab.start_listening()
     print("listening to", name, file=sys.stderr, flush=True)
 QTimer.singleShot(1000, begin)
@@ -129,7 +132,9 @@ def main(argv: list[str] | None = None) -> int:
         while time.monotonic() - began < args.minutes * 60:
             time.sleep(SAMPLE_S)
             if listener.poll() is not None:
-                raise RuntimeError(f"the listener exited: {log_path.read_text()[-2000:]}")
+                text = log_path.read_text()
+                fatal = text.find("Fatal Python error")
+                raise RuntimeError(f"the listener exited: {text[fatal:fatal + 6000] if fatal >= 0 else text[-2000:]}")
             samples.append((time.monotonic() - began, cpu_seconds(listener.pid), rss_mb(listener.pid)))
             if len(samples) >= 2:
                 (t0, c0, _), (t1, c1, rss) = samples[-2], samples[-1]
