@@ -127,3 +127,21 @@ def test_the_crash_record_follows_the_log_file_through_rotation(tmp_path: Path) 
     handler.close()
     assert not faulthandler.is_enabled()
     faulthandler.enable()  # pytest's own crash reports again
+
+
+def test_signal_emission_keeps_the_reference_counts_of_true_and_false() -> None:
+    """PySide6 6.12.0's ``Signal.emit()`` dropped a reference to True on every call; on Python
+    3.11 (bools are not immortal) the app aborted with "bool_dealloc" after a few thousand emits,
+    about 2.5 minutes of listening (pyproject.toml excludes that version)."""
+    from PySide6.QtCore import QObject, Signal
+
+    class Emitter(QObject):
+        happened = Signal(object)
+
+    emitter = Emitter()
+    emitter.happened.connect(lambda value: None)
+    before = sys.getrefcount(True), sys.getrefcount(False)
+    for _ in range(500):
+        emitter.happened.emit(1)
+    after = sys.getrefcount(True), sys.getrefcount(False)
+    assert abs(after[0] - before[0]) < 50 and abs(after[1] - before[1]) < 50, (before, after)
