@@ -39,6 +39,7 @@ from app.widgets.drop_zone import DropZone
 from app.workers import TaskState, run_task
 from musicid_core.audio.decode import is_audio_file
 from musicid_core.library import DEFAULT_PACK, ImportReport, Library
+from training.enrolment import enrol, unenrol
 
 log = logging.getLogger(__name__)
 AUDIO_FILTER = "Audio files (*.wav *.flac *.ogg *.oga *.opus *.mp3 *.m4a *.aac *.mp4 *.aif *.aiff)"
@@ -217,12 +218,17 @@ class LibraryTab(QWidget):
             self._status("#c0392b", f"The current model cannot be read: {exc}")
             return
         if meta is None:
-            self._status("#d9822b", "No model yet: add at least two songs, then train one in the Training tab (Ctrl+3).")
+            self._status(
+                "#d9822b",
+                "No model yet: songs are identified by their recordings as soon as they are added; "
+                "train a model in the Training tab (Ctrl+3) so that it learns how they sound, for noisy rooms.",
+            )
         elif stale:
             self._status(
                 "#d9822b",
                 "<b>The model is out of date</b>: songs were added or removed since it was trained "
-                f"({meta.trained_at[:16].replace('T', ' ')} UTC). Retrain it in the Training tab.",
+                f"({meta.trained_at[:16].replace('T', ' ')} UTC). New songs are identified by their recordings "
+                "already; retrain in the Training tab so that the model learns them too.",
             )
         else:
             self._status(
@@ -275,7 +281,7 @@ class LibraryTab(QWidget):
         library = self.library
         self._start_import(
             f"{len(paths)} item(s)",
-            lambda state: library.add_songs(paths, progress=_reporter(state), should_stop=state.should_stop),
+            lambda state: _enrolled(library, paths, state),
         )
 
     def add_noise(self, paths: list[str]) -> None:
@@ -349,11 +355,11 @@ class LibraryTab(QWidget):
 
     def remove_selected(self) -> None:
         ids = self.selected_song_ids()
-        if not ids or not confirm(self, f"Remove {len(ids)} song(s) from the library? The model will be out of date."):
+        if not ids or not confirm(self, f"Remove {len(ids)} song(s) from the library? They will not be identified any more."):
             return
         for song_id in ids:
             try:
-                self.library.remove_song(song_id)
+                unenrol(self.library, song_id)
             except Exception as exc:  # noqa: BLE001
                 show_error(self, "Could not remove the song", exc)
         self.refresh()
@@ -373,6 +379,15 @@ class LibraryTab(QWidget):
     @property
     def busy(self) -> bool:
         return self._pending > 0
+
+
+def _enrolled(library: Library, paths: list[str], state: TaskState) -> ImportReport:
+    """Import and index (``training.enrolment``): the songs can be identified when it returns.
+    A song imported but not indexed is listed among the failures, with the reason."""
+    enrolled = enrol(library, paths, progress=_reporter(state), should_stop=state.should_stop)
+    report = enrolled.imported
+    report.failed.extend((title, f"imported, but it could not be indexed yet: {reason}") for title, reason in enrolled.index_failed)
+    return report
 
 
 def _reporter(state: TaskState):  # type: ignore[no-untyped-def]

@@ -68,7 +68,7 @@ GROUP_TITLES = {MICROPHONE: "Microphones", COMPUTER: "This computer's sound"}
 class ModelState:
     """Where the model stands, as far as Listen is concerned."""
 
-    NONE = "none"  # no trained model
+    NONE = "none"  # no songs and no trained model
     LOADING = "loading"
     READY = "ready"  # loaded and run once
     FAILED = "failed"
@@ -271,7 +271,7 @@ class ListenTab(QWidget):
         button.setEnabled(bool(self._devices) and state != ModelState.LOADING)
         button.setToolTip({
             ModelState.LOADING: "The model is loading; Listen is ready in a few seconds",
-            ModelState.NONE: "Start or stop listening (Space). There is no model yet: add songs and train one",
+            ModelState.NONE: "Start or stop listening (Space). The library is empty: add songs first",
             ModelState.FAILED: f"Start or stop listening (Space). The model cannot be used: {self._model_detail}",
         }.get(state, "Start or stop listening (Space)"))
 

@@ -70,6 +70,8 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(self.tabs)
 
         self.library_tab.library_changed.connect(self.training_tab.show_current_model)
+        self.library_tab.library_changed.connect(self.preload_model)  # the songs Listen can name
+        self.phone_tab.library_changed_remotely.connect(self.preload_model)
         self.training_tab.model_changed.connect(self._model_changed)
         self.training_tab.training_started.connect(lambda: self.statusBar().showMessage("Training in the background…"))
         self.listen_tab.listening_changed.connect(
@@ -252,7 +254,7 @@ class MainWindow(QMainWindow):
         Listen is enabled when that is done. Never while the microphone is open (``ModelService``):
         a model saved during a listen is loaded when the listen ends."""
         listen = self.listen_tab
-        if current_bundle_path(self.library.models_dir) is None:
+        if current_bundle_path(self.library.models_dir) is None and not self.library.songs():
             listen.set_model_state(ModelState.NONE)
             return
         if listen.listening:
@@ -264,11 +266,16 @@ class MainWindow(QMainWindow):
         service = self.service
 
         def job(state: TaskState) -> str:
-            return service.recognizer().bundle.path.name
+            recognizer = service.recognizer()
+            songs = f"{len(recognizer.labels)} songs"
+            if recognizer.bundle is None:
+                return f"{songs}, identified by their recordings (no model trained yet)"
+            new = recognizer.untrained_songs
+            return f"Model {recognizer.bundle.path.name}, {songs}" + (f" ({new} added since training)" if new else "")
 
-        def ready(name: str) -> None:
+        def ready(what: str) -> None:
             listen.set_model_state(ModelState.READY)
-            self.statusBar().showMessage(f"Model {name} ready for listening.", 5000)
+            self.statusBar().showMessage(f"{what}: ready for listening.", 5000)
 
         def failed(exc: BaseException) -> None:
             listen.set_model_state(ModelState.FAILED, user_message(exc))

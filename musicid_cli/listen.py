@@ -79,10 +79,9 @@ def cmd_listen(library: Any, args: argparse.Namespace) -> int:
     if args.seconds is not None and args.seconds <= 0:
         raise MusicIdError("--seconds must be positive")
     from musicid_core.listening import ContinuousListening, SingleListening
-    from musicid_core.models.store import load_current
-    from musicid_core.recognizer import Recognizer
+    from musicid_core.models.current import CurrentRecognizer
 
-    recognizer = Recognizer(load_current(library.models_dir))  # loaded and run once before the input opens
+    recognizer = CurrentRecognizer(library).current()  # loaded and run once before the input opens
     identify = lambda audio: recognizer.identify(audio, top_k=args.top)  # noqa: E731
     source = device.name if device is not None else "system default input"
     session: ListeningSession

@@ -136,9 +136,16 @@ def _print_report(report: ImportReport, kind: str) -> int:
 
 
 def cmd_library_add(library: Library, args: argparse.Namespace) -> int:
+    from training.enrolment import enrol
+
     with ProgressBar("Importing songs") as bar:
-        report = library.add_songs(args.paths, progress=bar.update)
-    return _print_report(report, "song")
+        enrolled = enrol(library, args.paths, progress=bar.update)
+    for title, reason in enrolled.index_failed:
+        print(f"imported but not indexed: {title}: {reason}", file=sys.stderr)
+    status = _print_report(enrolled.imported, "song")
+    if enrolled.imported.added:
+        print("the new songs can be identified now; 'musicid train' lets the network learn them too", file=sys.stderr)
+    return status
 
 
 def cmd_library_list(library: Library, args: argparse.Namespace) -> int:
@@ -152,7 +159,9 @@ def cmd_library_list(library: Library, args: argparse.Namespace) -> int:
 
 
 def cmd_library_remove(library: Library, args: argparse.Namespace) -> int:
-    song = library.remove_song(args.id)
+    from training.enrolment import unenrol
+
+    song = unenrol(library, args.id)
     print(f"removed {song.id}  {song.title}")
     return 0
 
@@ -240,10 +249,9 @@ def cmd_identify(library: Library, args: argparse.Namespace) -> int:
     # No TensorFlow here: a bundle with model.tflite runs under LiteRT; load_bundle imports
     # TensorFlow (quietly) only for an older bundle.
     from musicid_core.audio.decode import load_audio
-    from musicid_core.models.store import load_current
-    from musicid_core.recognizer import Recognizer
+    from musicid_core.models.current import CurrentRecognizer
 
-    recognizer = Recognizer(load_current(library.models_dir))
+    recognizer = CurrentRecognizer(library).current()
     failures = 0
     for file in args.files:
         try:

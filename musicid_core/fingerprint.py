@@ -75,7 +75,9 @@ class Landmarks:
     times: np.ndarray  # int32, frame of the anchor peak
 
 
-def spectral_peaks(audio: np.ndarray, peaks_per_second: int) -> tuple[np.ndarray, np.ndarray]:
+def spectral_peaks(
+    audio: np.ndarray, peaks_per_second: int, magnitude: Optional[np.ndarray] = None,
+) -> tuple[np.ndarray, np.ndarray]:
     """(frame, bin) of the constellation: local maxima of the log spectrum, strongest first per second.
 
     The log spectrum is whitened per frequency (a median level removed) so a phone's frequency
@@ -85,7 +87,8 @@ def spectral_peaks(audio: np.ndarray, peaks_per_second: int) -> tuple[np.ndarray
     600 MB). The whitening level stays the whole song's median (``_median_level``): the peaks
     are sensitive to it, and whitening each chunk on its own, or by the median of the chunks'
     medians, changed a third of them and cost 2-8 points of top-1 on the benchmark. A query (at
-    most ``MATCH_SECONDS``) is a single chunk."""
+    most ``MATCH_SECONDS``) is a single chunk, whose ``magnitude`` (``query_magnitude``) the
+    caller may pass so that the tonal profiles reuse the same STFT."""
     audio = np.asarray(audio, dtype=np.float32)
     if audio.size < N_FFT:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
@@ -98,6 +101,8 @@ def spectral_peaks(audio: np.ndarray, peaks_per_second: int) -> tuple[np.ndarray
         spans.append((first, last, max(0, first - context), min(total, last + context)))
 
     def log_spectrum(lo: int, hi: int) -> np.ndarray:
+        if magnitude is not None and len(spans) == 1:
+            return np.log(np.maximum(magnitude[:, lo:hi], 1e-6))
         return _log_magnitude(audio[lo * HOP : (hi - 1) * HOP + N_FFT])
 
     level = None if len(spans) == 1 else _median_level(log_spectrum(f, l) for f, l, _, _ in spans)
@@ -141,6 +146,13 @@ def _log_magnitude(audio: np.ndarray) -> np.ndarray:
     return np.log(np.maximum(_magnitude(audio), 1e-6))
 
 
+def query_magnitude(audio: np.ndarray) -> Optional[np.ndarray]:
+    """The |STFT| of a recording over the landmarks' frames and band, computed once and shared by
+    the landmarks and the tonal profiles (the STFT was a third of a match's time when each took
+    its own); None for audio shorter than one frame."""
+    return _magnitude(np.asarray(audio, dtype=np.float32)) if np.size(audio) >= N_FFT else None
+
+
 def power_spectrum(audio: np.ndarray) -> np.ndarray:
     """|STFT|^2 over the landmarks' frames and band (``musicid_core.tonal_profile`` shares them)."""
     return np.square(_magnitude(audio))
@@ -170,9 +182,9 @@ def _chunk_peaks(
     return frames[keep], bins[keep] + MIN_BIN
 
 
-def landmarks(audio: np.ndarray, peaks_per_second: int) -> Landmarks:
+def landmarks(audio: np.ndarray, peaks_per_second: int, magnitude: Optional[np.ndarray] = None) -> Landmarks:
     """Hash pairs of peaks: 8 bits anchor bin, 7 bits signed bin difference, 6 bits frame difference."""
-    frames, bins = spectral_peaks(audio, peaks_per_second)
+    frames, bins = spectral_peaks(audio, peaks_per_second, magnitude)
     parts = [_pair_peaks(frames, bins, lo, min(lo + ANCHOR_CHUNK, frames.size)) for lo in range(0, frames.size, ANCHOR_CHUNK)]
     if not parts:
         return Landmarks(np.zeros(0, np.uint32), np.zeros(0, np.int32))
@@ -224,6 +236,26 @@ def central_segment(audio: np.ndarray, seconds: float = MATCH_SECONDS) -> np.nda
         return audio
     start = (audio.size - n) // 2
     return audio[start : start + n]
+
+
+@dataclass(frozen=True)
+class QueryAnalysis:
+    """What matching needs of a recording, independent of any library: its landmarks (before the
+    time-step jitter) and its tonal profiles every ``QUERY_STRIDE`` song hops."""
+
+    landmarks: Landmarks
+    profiles: np.ndarray
+
+
+def analyse_query(audio: np.ndarray) -> QueryAnalysis:
+    """The middle ``MATCH_SECONDS`` of a recording, its STFT taken once for both checks."""
+    from musicid_core.tonal_profile import BLOCK_HOP, QUERY_STRIDE
+
+    segment = central_segment(np.asarray(audio, dtype=np.float32))
+    magnitude = query_magnitude(segment)
+    return QueryAnalysis(
+        landmarks(segment, QUERY_PEAKS_PER_SECOND, magnitude), tonal_profiles(segment, BLOCK_HOP * QUERY_STRIDE, magnitude),
+    )
 
 
 @dataclass(frozen=True)
@@ -297,11 +329,15 @@ class FingerprintIndex:
 
     def match(self, audio: np.ndarray) -> FingerprintMatch:
         """Landmarks and (when indexed) tonal profiles of the recording's middle ``MATCH_SECONDS``."""
-        segment = central_segment(np.asarray(audio, dtype=np.float32))
-        found = self.match_landmarks(with_time_jitter(landmarks(segment, QUERY_PEAKS_PER_SECOND)))
+        return self.match_query(analyse_query(audio))
+
+    def match_query(self, query: "QueryAnalysis") -> FingerprintMatch:
+        """``match`` for a recording analysed already (the calibration matches the same impostor
+        recordings against every new library size)."""
+        found = self.match_landmarks(with_time_jitter(query.landmarks))
         if self.profiles is None:
             return found
-        return dataclasses.replace(found, profiles=self.profiles.match(segment))
+        return dataclasses.replace(found, profiles=self.profiles.match_profiles(query.profiles))
 
     def match_landmarks(self, query: Landmarks) -> FingerprintMatch:
         counts = np.zeros(self.n_songs, dtype=np.int64)

@@ -10,6 +10,8 @@ Layout of the data folder::
     songs/<id>.json         the song's own record, so a damaged catalogue can be rebuilt
     noise/<pack>/<id>.npy   decoded noise clips, same format
     noise/<pack>/<id>.json  the clip's own record, for the same reason
+    index/                  each song's landmarks and tonal profiles (``song_index``): what
+                            makes a song identifiable as soon as it is added
     models/                 model bundles (see ``models.store``)
     .lock                   a file lock: the app and the command line may share one folder
 
@@ -35,7 +37,7 @@ import time
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Optional
+from typing import Any, Callable, Iterable, Iterator, Optional
 
 import numpy as np
 from filelock import FileLock, Timeout
@@ -211,8 +213,11 @@ class Library:
         paths: Iterable[str | Path],
         progress: Optional[ProgressFn] = None,
         should_stop: Optional[ShouldStopFn] = None,
+        on_added: Optional[Callable[[Song], None]] = None,
     ) -> ImportReport:
-        """Import songs (files or folders). Bad files are reported and skipped; the rest go in."""
+        """Import songs (files or folders). Bad files are reported and skipped; the rest go in.
+        ``on_added`` is called with each song once the catalogue holds it (``training.enrolment``
+        indexes it there, so an interrupted import leaves every imported song indexed)."""
         progress, should_stop = or_default(progress, should_stop)
         files = expand_paths(paths)
         report = ImportReport()
@@ -235,6 +240,8 @@ class Library:
                 continue
             if isinstance(outcome, Song):
                 report.added.append(outcome)
+                if on_added is not None:
+                    on_added(outcome)
             else:
                 report.duplicates.append((str(path), outcome))
         progress(1.0, f"Imported {len(report.added)} of {len(files)} files")

@@ -1,5 +1,11 @@
 """Recognition: the method's sliding-window CNN ensemble, checked against the songs' recordings.
 
+Songs. The songs a recognizer can name are those of the library's song index
+(``musicid_core.song_index``): every song analysed so far, including songs added after the
+network was trained, which get a neutral network prior (``Recognizer``); without a bundle the
+index alone decides. A recognizer made from a bundle only (benchmarks, older callers) names the
+bundle's songs with the bundle's own index.
+
 Ranking. A recording is cut into 256-frame windows every 51 frames; the model gives a
 probability vector per window; the vectors are averaged (the method sums them; averaging ranks
 identically and keeps scores in 0..1). When the bundle holds a fingerprint index
@@ -34,18 +40,21 @@ and noise, so that nearly all of the latter fall under it.
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 from dataclasses import dataclass
 from typing import Any, Optional
 
 import numpy as np
 
 from musicid_core.audio.decode import SILENCE_RMS
-from musicid_core.config import FeatureSettings
-from musicid_core.errors import MusicIdError
+from musicid_core.config import DEFAULT_FEATURES, FeatureSettings
+from musicid_core.errors import ModelError, MusicIdError
 from musicid_core.features import recording_windows
 from musicid_core.fingerprint import FingerprintMatch
 from musicid_core.models.runtime import keras_predictor
-from musicid_core.models.store import ModelBundle, SongLabel
+from musicid_core.models.store import NO_MODEL_YET, ModelBundle, SongLabel
+from musicid_core.song_index import IndexedSongs
 
 MIN_AGREEMENT = 0.5
 PROBABILITY_FLOOR = 1e-4
@@ -55,6 +64,13 @@ PROFILE_WEIGHT = 300.0
 """Log-evidence per unit of profile similarity. A playing song typically leads foreign ones by
 0.1-0.3 (30-90 nats, enough to overrule the CNN), chance differences are a few hundredths. The
 benchmark ranked equally well with 100 and 300 (``benchmarks/analysis.md``)."""
+
+
+UNCALIBRATED_MARGINS = (12.0, 0.3)
+"""Landmark and profile margins for a library whose margins were never calibrated (none of its
+songs enrolled since calibration existed, and no model): the calibration's largest values seen
+(0.30 was set for 10 songs), so an uncalibrated verdict errs towards "unknown"."""
+NO_SONGS_YET = "the library has no songs yet; add some with 'musicid library add'"
 
 
 @dataclass(frozen=True)
@@ -90,26 +106,89 @@ class Identification:
 
 
 class Recognizer:
-    """Holds one loaded model; ``identify`` can be called many times (the CLI, the GUI worker)."""
+    """Holds one loaded model and/or the library's song index; ``identify`` can be called many
+    times (the CLI, the GUI worker).
 
-    def __init__(self, bundle: ModelBundle, use_fingerprints: bool = True) -> None:
+    With a song index (``musicid_core.song_index``) the songs it can name are the index's: every
+    song of the library that has been analysed, including songs added since the network was
+    trained. The network's probabilities are mapped onto them by song id; a song it has not been
+    trained on gets ``1 / (songs the network knows)`` in every window, the belief in any one song
+    before hearing anything, so only its recording's evidence can make it win. Without a bundle
+    (a library never trained) every song gets that prior and the verdict rests on the recording
+    checks alone. Without an index the bundle's own songs and landmark index are used."""
+
+    def __init__(
+        self, bundle: Optional[ModelBundle], songs: Optional[IndexedSongs] = None, use_fingerprints: bool = True,
+    ) -> None:
+        if bundle is None and songs is None:
+            raise ModelError(NO_SONGS_YET)
         self.bundle = bundle
-        self.labels = bundle.labels
-        self.settings: FeatureSettings = bundle.meta.features
-        self.threshold = float(bundle.meta.threshold)
-        self.fingerprints = bundle.fingerprints if use_fingerprints else None
-        self.fingerprint_threshold = float(bundle.meta.fingerprint_margin)
-        self.profile_threshold = float(bundle.meta.profile_margin)
-        window = (self.settings.n_mels, self.settings.window_frames)
-        self._predict = bundle.lite if bundle.lite is not None else keras_predictor(bundle.model, window)
-        self._predict(np.zeros((1, *window, 1), dtype=np.float32))
-        # Run once here, so that a Recognizer that exists has been traced: TensorFlow's first trace in a
-        # process crashed the app when it overlapped live audio capture (issue 13, keras_predictor).
-        # LiteRT does not trace; the run allocates its tensors before any audio arrives.
+        self.settings: FeatureSettings = bundle.meta.features if bundle is not None else DEFAULT_FEATURES
+        self.threshold = float(bundle.meta.threshold) if bundle is not None else 0.5
+        self._use_fingerprints = use_fingerprints
+        self._predict = None
+        if bundle is not None:
+            window = (self.settings.n_mels, self.settings.window_frames)
+            self._predict = bundle.lite if bundle.lite is not None else keras_predictor(bundle.model, window)
+            self._predict(np.zeros((1, *window, 1), dtype=np.float32))
+            # Run once here, so that a Recognizer that exists has been traced: TensorFlow's first trace in a
+            # process crashed the app when it overlapped live audio capture (issue 13, keras_predictor).
+            # LiteRT does not trace; the run allocates its tensors before any audio arrives.
+        self._set_songs(songs)
+
+    def with_songs(self, songs: Optional[IndexedSongs]) -> "Recognizer":
+        """The same network (not loaded, traced or run again) over another snapshot of the index."""
+        if self.bundle is None and songs is None:
+            raise ModelError(NO_SONGS_YET)
+        clone = copy.copy(self)
+        clone._set_songs(songs)
+        return clone
+
+    def _set_songs(self, songs: Optional[IndexedSongs]) -> None:
+        bundle = self.bundle
+        self.songs = songs
+        if songs is not None:
+            self.labels = songs.labels
+            self.fingerprints = songs.fingerprints if self._use_fingerprints else None
+        else:
+            self.labels = bundle.labels  # type: ignore[union-attr]
+            self.fingerprints = bundle.fingerprints if self._use_fingerprints else None  # type: ignore[union-attr]
+        margins = songs.margins if songs is not None else None
+        if margins is not None:
+            self.fingerprint_threshold, self.profile_threshold = margins.fingerprint_margin, margins.profile_margin
+        elif bundle is not None and bundle.meta.fingerprint_margin > 0:
+            self.fingerprint_threshold = float(bundle.meta.fingerprint_margin)
+            self.profile_threshold = float(bundle.meta.profile_margin)
+        else:
+            self.fingerprint_threshold, self.profile_threshold = UNCALIBRATED_MARGINS
+        self._columns = _network_columns(self.labels, bundle) if songs is not None and bundle is not None else None
+
+    @property
+    def untrained_songs(self) -> int:
+        """How many of the songs it can name the network has not been trained on."""
+        if self._predict is None:
+            return len(self.labels)
+        return 0 if self._columns is None else int(np.sum(self._columns == len(self.bundle.labels)))  # type: ignore[union-attr]
 
     def window_probabilities(self, windows: np.ndarray) -> np.ndarray:
-        """(n_windows, n_outputs) probabilities for (n_windows, n_mels, frames) log-mel windows."""
+        """(n_windows, n_outputs) network probabilities for (n_windows, n_mels, frames) log-mel
+        windows, in the network's own output order."""
+        if self._predict is None:
+            raise ModelError(NO_MODEL_YET)
         return self._predict(np.asarray(windows, dtype=np.float32)[..., np.newaxis])
+
+    def song_probabilities(self, windows: np.ndarray) -> np.ndarray:
+        """(n_windows, songs + 1) probabilities in ``labels`` order, the last column "not in your
+        library"; songs the network was not trained on get the neutral prior (class docstring)."""
+        if self._predict is None:
+            return np.full((1, len(self.labels) + 1), 1.0 / (len(self.labels) + 1))
+        probabilities = self.window_probabilities(windows)
+        if self._columns is None:
+            return probabilities
+        trained = len(self.bundle.labels)  # type: ignore[union-attr]
+        unknown = probabilities[:, trained] if probabilities.shape[1] > trained else np.zeros(len(probabilities))
+        padded = np.concatenate([probabilities[:, :trained], np.full((len(probabilities), 1), 1.0 / max(trained, 1))], axis=1)
+        return np.concatenate([padded[:, self._columns], unknown[:, np.newaxis]], axis=1)
 
     def identify(self, audio: np.ndarray, top_k: int = 5) -> Identification:
         """Rank the library's songs for a mono recording at the feature sample rate."""
@@ -118,14 +197,23 @@ class Recognizer:
             raise MusicIdError("the recording is silent; check the microphone and its level")
         windows = recording_windows(audio, self.settings)
         landmarks = self.fingerprints.match(audio) if self.fingerprints is not None else None
-        return decide(
-            self.window_probabilities(windows), self.labels, self.threshold, top_k, landmarks,
+        answer = decide(
+            self.song_probabilities(windows), self.labels, self.threshold, top_k, landmarks,
             self.fingerprint_threshold, self.profile_threshold,
         )
+        return answer if self._predict is not None else dataclasses.replace(answer, windows=0, agreement=1.0)
 
     def identify_windows(self, windows: np.ndarray, top_k: int = 5) -> Identification:
-        """CNN only: for callers that hold spectrogram windows but not the audio."""
-        return decide(self.window_probabilities(windows), self.labels, self.threshold, top_k)
+        """Network only: for callers that hold spectrogram windows but not the audio."""
+        return decide(self.song_probabilities(windows), self.labels, self.threshold, top_k)
+
+
+def _network_columns(labels: list[SongLabel], bundle: ModelBundle) -> np.ndarray:
+    """For each song of ``labels``, the network output trained on it, or the extra neutral column
+    (index ``len(bundle.labels)`` of the padded probabilities) for a song the network never saw."""
+    column_of = {label.id: i for i, label in enumerate(bundle.labels)}
+    neutral = len(bundle.labels)
+    return np.array([column_of.get(label.id, neutral) for label in labels], dtype=np.int64)
 
 
 def decide(

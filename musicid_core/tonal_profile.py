@@ -18,6 +18,7 @@ runner-up by under 0.06, about 90 % of the right songs by 0.1 or more.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Optional
 
 import numpy as np
 from scipy import ndimage
@@ -44,15 +45,18 @@ CHUNK_BLOCKS = 80
 """Blocks computed at once (20 s): a long song's spectrum is never held whole."""
 
 
-def tonal_profiles(audio: np.ndarray, hop: int = BLOCK_HOP) -> np.ndarray:
+def tonal_profiles(audio: np.ndarray, hop: int = BLOCK_HOP, magnitude: Optional[np.ndarray] = None) -> np.ndarray:
     """(blocks, bins) unit-norm profiles every ``hop`` frames of a mono 22050-Hz signal; no rows
-    when it is shorter than one block."""
+    when it is shorter than one block. ``magnitude``: the signal's |STFT| when the caller has it
+    (``fingerprint.query_magnitude``), used when the profiles fit in one chunk."""
     from musicid_core.fingerprint import HOP, MAX_BIN, MIN_BIN, N_FFT, power_spectrum
 
     audio = np.asarray(audio, dtype=np.float32)
     frames = 0 if audio.size < N_FFT else 1 + (audio.size - N_FFT) // HOP
     blocks = 0 if frames < BLOCK_FRAMES else 1 + (frames - BLOCK_FRAMES) // hop
     parts = [np.zeros((0, MAX_BIN - MIN_BIN), np.float32)]
+    if magnitude is not None and 0 < blocks <= CHUNK_BLOCKS:
+        return _block_profiles(np.square(magnitude), blocks, hop)
     for first in range(0, blocks, CHUNK_BLOCKS):
         count = min(CHUNK_BLOCKS, blocks - first)
         lo = first * hop
@@ -119,9 +123,10 @@ class ProfileIndex:
     def blocks(self) -> int:
         return int(self.lengths.sum())
 
-    def match(self, audio: np.ndarray) -> ProfileMatch:
-        """Similarity of a recording (the caller passes the segment to match) to every song."""
-        return self.match_profiles(tonal_profiles(audio, BLOCK_HOP * QUERY_STRIDE))
+    def match(self, audio: np.ndarray, magnitude: Optional[np.ndarray] = None) -> ProfileMatch:
+        """Similarity of a recording (the caller passes the segment to match, and its |STFT| when
+        it has it) to every song."""
+        return self.match_profiles(tonal_profiles(audio, BLOCK_HOP * QUERY_STRIDE, magnitude))
 
     def match_profiles(self, query: np.ndarray) -> ProfileMatch:
         """``query``: profiles every ``QUERY_STRIDE`` song hops. Each song's score is its best

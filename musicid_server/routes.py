@@ -27,6 +27,7 @@ from musicid_server.recognition import QueueFull
 from musicid_server.recordings import UnsupportedMedia, decode_recording, sniff_suffix
 from musicid_server.responses import error_body
 from musicid_server.training_jobs import TrainingBusy
+from training.enrolment import enrol, unenrol
 
 log = logging.getLogger(__name__)
 page_router = APIRouter(include_in_schema=False)
@@ -92,9 +93,9 @@ async def identify(request: Request, top: int = Query(5, ge=1, le=10)) -> Any:
         if not body:
             raise ApiError(400, "the request body is empty; send the recording as the body or as the 'audio' field")
         sniff_suffix(body[:64])  # 415 for what is no recording at all, before anything else
-        if current_bundle_path(context.library.models_dir) is None:
-            raise ApiError(503, "there is no trained model yet; add songs and train one (the Training tab or "
-                                "POST /api/v1/train)", NO_MODEL_RETRY_S)
+        if current_bundle_path(context.library.models_dir) is None and not context.library.songs():
+            raise ApiError(503, "the library has no songs yet; add some (the Library tab or POST /api/v1/songs)",
+                           NO_MODEL_RETRY_S)
         config = context.config
 
         def job() -> dict[str, Any]:
@@ -229,7 +230,7 @@ def _import_song_unlocked(library: Any, body: bytes, stem: str, suffix: str) -> 
         with tempfile.TemporaryDirectory(prefix=".upload-", dir=folder) as scratch:
             path = Path(scratch) / f"{stem}{suffix}"
             path.write_bytes(body)
-            return library.add_songs([path])
+            return enrol(library, [path]).imported
 
 
 @api_router.delete("/songs/{song_id}", summary="Remove a song", responses={404: {}})
@@ -239,7 +240,7 @@ def remove_song(request: Request, song_id: str) -> Any:
         return ApiError(404, f"no song with id {song_id[:40]!r}; ids are 12 hexadecimal digits "
                              "(GET /api/v1/songs)").response()
     try:
-        song = context.library.remove_song(song_id)
+        song = unenrol(context.library, song_id)
     except LibraryError as exc:
         return ApiError(404, str(exc)).response()
     context.on_library_changed()

@@ -39,11 +39,25 @@ def test_library_add_list_remove(tmp_path: Path, capsys: pytest.CaptureFixture[s
     assert "no song with id" in capsys.readouterr().err
 
 
-def test_identify_without_model_fails_with_one_line(tmp_path: Path) -> None:
+def test_identify_in_an_empty_library_fails_with_one_line(tmp_path: Path) -> None:
     clip = synth.write(tmp_path / "clip.wav", synth.song(0, seconds=6.0))
     result = run("--data-dir", str(tmp_path / "empty"), "identify", str(clip))
     assert result.returncode == 1
-    assert result.stderr.strip().count("\n") == 0 and "no trained model" in result.stderr
+    assert result.stderr.strip().count("\n") == 0 and "no songs yet" in result.stderr
+
+
+def test_songs_added_are_identified_at_once_with_no_training(tmp_path: Path) -> None:
+    data = str(tmp_path / "data")
+    songs = [synth.write(tmp_path / "in" / f"Tune {i}.wav", synth.song(i, seconds=20.0)) for i in range(3)]
+    added = run("--data-dir", data, "library", "add", *map(str, songs))
+    assert added.returncode == 0 and "can be identified now" in added.stderr
+    clips = [synth.write(tmp_path / f"clip{i}.wav", synth.noisy_excerpt(i, 2.0, 8.0, np.random.default_rng(i))) for i in range(3)]
+    stranger = synth.write(tmp_path / "stranger.wav", synth.song(synth.STRANGER, seconds=8.0))
+    result = run("--data-dir", data, "identify", "--json", *map(str, clips), str(stranger))
+    assert result.returncode == 0, result.stderr
+    answers = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [(a["verdict"], a["matches"][0]["title"]) for a in answers[:3]] == [("match", f"Tune {i}") for i in range(3)]
+    assert answers[3]["verdict"] == "unknown"
 
 
 def test_identify_json_one_object_per_file(trained_library, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

@@ -140,3 +140,18 @@ def test_long_songs_are_analysed_in_chunks_with_the_whole_songs_whitening_level(
     assert np.bincount(seconds).max() <= fp.PEAKS_PER_SECOND
     assert set(range(int(seconds.max()))) <= set(seconds.tolist())  # no gap at chunk boundaries
     assert len(set(zip(frames.tolist(), bins.tolist()))) == frames.size  # and no peak twice
+
+
+@pytest.mark.parametrize("seconds", [3.0, 10.0, 20.0])
+def test_the_shared_query_spectrum_changes_no_landmark_and_no_profile(seconds: float) -> None:
+    """``FingerprintIndex.match`` computes the STFT once for both checks; it must be exactly what
+    each check computes on its own."""
+    from musicid_core.fingerprint import central_segment, landmarks, query_magnitude
+    from musicid_core.tonal_profile import tonal_profiles
+
+    audio = np.tile(synth.song(2, 12.0), 2)[: int(seconds * synth.SR)]
+    segment = central_segment(audio)
+    magnitude = query_magnitude(segment)
+    alone, shared = landmarks(segment, 60), landmarks(segment, 60, magnitude)
+    assert np.array_equal(alone.hashes, shared.hashes) and np.array_equal(alone.times, shared.times)
+    assert np.array_equal(tonal_profiles(segment, 44), tonal_profiles(segment, 44, magnitude))

@@ -13,13 +13,14 @@ songs, so this adapts the threshold to the library instead of fixing one number.
 
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from typing import Callable, Optional, Sequence
 
 import numpy as np
 
 from musicid_core.errors import TrainingCancelled
-from musicid_core.fingerprint import SAMPLE_RATE, FingerprintIndex
+from musicid_core.fingerprint import SAMPLE_RATE, FingerprintIndex, QueryAnalysis, analyse_query
 from musicid_core.library import Library, Song
+from musicid_core.song_index import SongIndex, fingerprint_index
 from training.augment import augment_in_room
 
 MIN_MARGIN = 8.0
@@ -40,26 +41,28 @@ def build_index(
     library: Library, songs: Sequence[Song], progress: Callable[[int, int], None] | None = None,
     should_stop: Callable[[], bool] = lambda: False,
 ) -> FingerprintIndex:
-    """Landmarks of every song, song ``i`` being model output ``i``. Polls ``should_stop`` per song."""
+    """Landmarks and profiles of every song, song ``i`` being model output ``i``: taken from the
+    library's song index (``musicid_core.song_index``), where enrolment already put them, and
+    analysed there first for a song that lacks them. Polls ``should_stop`` per song."""
+    index = SongIndex(library)
+    analyses = []
+    for i, song in enumerate(songs):
+        if should_stop():
+            raise TrainingCancelled("training was cancelled; the previous model is still in use")
+        if progress is not None:
+            progress(i, len(songs))
+        analyses.append(index.analysis(song))
+    if not analyses:
+        raise ValueError("no songs to index")
+    return fingerprint_index(analyses)
 
-    def audio_of_each_song():
-        for i, song in enumerate(songs):
-            if should_stop():
-                raise TrainingCancelled("training was cancelled; the previous model is still in use")
-            if progress is not None:
-                progress(i, len(songs))
-            yield np.asarray(library.song_audio(song), dtype=np.float32)
 
-    return FingerprintIndex.build(audio_of_each_song())
-
-
-def calibrate_margin(
-    index: FingerprintIndex, negatives: Sequence[np.ndarray], noise: Sequence[np.ndarray], seed: int = 0
-) -> dict[str, float]:
-    """``fingerprint_margin`` and ``profile_margin`` (the verdict thresholds) and the impostor
-    margins they were set from."""
+def impostor_queries(negatives: Sequence[np.ndarray], noise: Sequence[np.ndarray], seed: int = 0) -> list[QueryAnalysis]:
+    """The recordings a verdict must reject, analysed: fragments of the negative music of each
+    ``CALIBRATION_LENGTHS_S`` through the room augmentation. They do not depend on the library,
+    so enrolment keeps them (``training.enrolment``) and recalibrates by matching alone."""
     rng = np.random.default_rng(seed)
-    margins, profile_margins = [], []
+    queries = []
     for clip in negatives:
         clip = np.asarray(clip, dtype=np.float32)
         for seconds in CALIBRATION_LENGTHS_S:
@@ -69,10 +72,22 @@ def calibrate_margin(
             for _ in range(CALIBRATION_PER_CLIP if clip.size > n else 1):
                 start = int(rng.integers(0, clip.size - n + 1))
                 recording = augment_in_room(clip[start : start + n], noise, rng, SAMPLE_RATE) if noise else clip[start : start + n]
-                found = index.match(recording)
-                margins.append(found.margin)
-                if found.profiles is not None:
-                    profile_margins.append(found.profiles.margin)
+                queries.append(analyse_query(recording))
+    return queries
+
+
+def calibrate_margin(
+    index: FingerprintIndex, negatives: Sequence[np.ndarray], noise: Sequence[np.ndarray], seed: int = 0,
+    queries: Optional[Sequence[QueryAnalysis]] = None,
+) -> dict[str, float]:
+    """``fingerprint_margin`` and ``profile_margin`` (the verdict thresholds) and the impostor
+    margins they were set from; ``queries``: ``impostor_queries`` made already."""
+    margins, profile_margins = [], []
+    for query in impostor_queries(negatives, noise, seed) if queries is None else queries:
+        found = index.match_query(query)
+        margins.append(found.margin)
+        if found.profiles is not None:
+            profile_margins.append(found.profiles.margin)
     result = {"fingerprint_margin": MIN_MARGIN, "fingerprint_impostors": float(len(margins))}
     if index.profiles is not None:
         result["profile_margin"] = MIN_PROFILE_MARGIN

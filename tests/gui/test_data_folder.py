@@ -104,7 +104,7 @@ def test_a_full_disk_during_import_and_training_is_shown_and_the_app_keeps_runni
     window = make_window()
     songs_before = window.library_tab.songs_table.rowCount()
 
-    def full_import(self: Library, paths: Any, progress: Any = None, should_stop: Any = None) -> Any:
+    def full_import(self: Library, paths: Any, progress: Any = None, should_stop: Any = None, on_added: Any = None) -> Any:
         raise _full_disk(self.root).noting("0 songs imported before it were kept")
 
     monkeypatch.setattr(Library, "add_songs", full_import)

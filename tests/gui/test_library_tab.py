@@ -34,7 +34,7 @@ def test_drop_folder_enrolls_songs_and_lists_bad_files(qtbot: Any, make_window: 
     (folder / "broken.wav").write_bytes(b"this is not audio at all" * 10)
     synth.write(folder / "short.wav", synth.song(5, seconds=1.0))
     tab = make_window().library_tab
-    with qtbot.waitSignal(tab.import_finished, timeout=30000) as blocker:
+    with qtbot.waitSignal(tab.import_finished, timeout=120000) as blocker:
         simulate_drop(tab.song_drop, [folder])
     report = blocker.args[0]
     assert sorted(s.title for s in report.added) == ["track0", "track1", "track2"]
@@ -52,7 +52,7 @@ def test_drop_folder_enrolls_songs_and_lists_bad_files(qtbot: Any, make_window: 
     tab.search.clear()
 
     # dropping the same files again reports duplicates, adds nothing
-    with qtbot.waitSignal(tab.import_finished, timeout=30000) as blocker:
+    with qtbot.waitSignal(tab.import_finished, timeout=120000) as blocker:
         simulate_drop(tab.song_drop, [folder / "track0.wav"])
     assert not blocker.args[0].added and len(blocker.args[0].duplicates) == 1
 
@@ -66,7 +66,7 @@ def test_drop_folder_enrolls_songs_and_lists_bad_files(qtbot: Any, make_window: 
 def test_drop_on_the_window_enrolls_songs(qtbot: Any, make_window: Any, tmp_path: Path) -> None:
     song = synth.write(tmp_path / "dropped.flac", synth.song(7, seconds=6.0))
     window = make_window()
-    with qtbot.waitSignal(window.library_tab.import_finished, timeout=30000):
+    with qtbot.waitSignal(window.library_tab.import_finished, timeout=120000):
         simulate_drop(window, [song])
     assert window.tabs.currentWidget() is window.library_tab
     assert window.library_tab.visible_titles() == ["dropped"]
@@ -80,7 +80,7 @@ def test_noise_pack_from_a_zip(qtbot: Any, make_window: Any, tmp_path: Path) -> 
         z.writestr("cafe/readme.txt", "not audio")
     tab = make_window().library_tab
     tab.pack_name.clear()  # blank: the pack is named after the .zip
-    with qtbot.waitSignal(tab.import_finished, timeout=30000) as blocker:
+    with qtbot.waitSignal(tab.import_finished, timeout=120000) as blocker:
         simulate_drop(tab.noise_drop, [archive])
     assert len(blocker.args[0].added) == 2
     assert tab.noise_table.rowCount() == 1
@@ -94,7 +94,7 @@ def test_model_status_says_when_the_model_is_out_of_date(qtbot: Any, trained_dir
     window = make_window()
     tab = window.library_tab
     assert "up to date" in tab.model_status.text()
-    with qtbot.waitSignal(tab.import_finished, timeout=30000):
+    with qtbot.waitSignal(tab.import_finished, timeout=120000):
         tab.add_songs([str(synth.write(tmp_path / "new song.wav", synth.song(9, seconds=6.0)))])
     assert "out of date" in tab.model_status.text()
     assert "Out of date" in window.training_tab.model_summary.text()

@@ -197,7 +197,7 @@ def test_too_fast_is_429_with_retry_after(served) -> None:  # type: ignore[no-un
     count_hostile("requests faster than the rate limit", len(limited))
 
 
-def test_no_model_is_503_with_retry_after(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_an_empty_library_is_503_with_retry_after(tmp_path) -> None:  # type: ignore[no-untyped-def]
     from fastapi.testclient import TestClient
 
     from musicid_core.library import Library
@@ -209,7 +209,7 @@ def test_no_model_is_503_with_retry_after(tmp_path) -> None:  # type: ignore[no-
     client = TestClient(create_app(context), base_url="https://testserver")
     auth = {"Authorization": f"Bearer {context.pairing.token}"}
     response = client.post("/api/v1/identify", content=wav_bytes(library_recording()), headers=auth)
-    assert "no trained model" in _error(response, 503) and int(response.headers["retry-after"]) > 0
+    assert "no songs yet" in _error(response, 503) and int(response.headers["retry-after"]) > 0
     assert client.get("/api/v1/model", headers=auth).json()["ready"] is False
     assert "no songs" in _error(client.post("/api/v1/train", headers=auth), 409)
 

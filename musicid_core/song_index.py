@@ -1,0 +1,272 @@
+"""The library's index of its songs' recordings: landmarks and tonal profiles, one file per song.
+
+Why beside the library and not only in a model bundle: a song dropped into the library must be
+identifiable within seconds, long before the network is retrained (issue 14). Its landmarks
+(``musicid_core.fingerprint``) and tonal profiles (``musicid_core.tonal_profile``) need no
+training, so each song's analysis is written once when the song is enrolled and deleted when it
+is removed; the recogniser's in-memory ``FingerprintIndex`` is assembled from these files for the
+songs the catalogue lists, so a removed song, or one whose analysis never finished, is never
+matched. The network then contributes what it knows (``recognizer``): songs it was trained on get
+its probabilities, songs added since get a neutral prior until the next training.
+
+Layout, inside the data folder::
+
+    index/<song id>.npz   the song's landmarks (hashes, anchor frames) and int8 tonal profiles,
+                          with the analysis parameters they were made with
+    index/margins.json    verdict margins calibrated for the library's songs
+                          (``training.enrolment``), with the number of songs they were set for
+
+An analysis made with other parameters (an upgrade changed the landmark scheme) or damaged on
+disk is treated as missing and made again by ``update``; nothing is ever matched against it.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable, Optional
+
+import numpy as np
+
+from musicid_core import diskspace, fingerprint, tonal_profile
+from musicid_core.catalogue import Song
+from musicid_core.errors import MusicIdError
+from musicid_core.fingerprint import PEAKS_PER_SECOND, FingerprintIndex, Landmarks, landmarks
+from musicid_core.library import Library, songs_fingerprint
+from musicid_core.models.store import SongLabel
+from musicid_core.progress import ProgressFn, ShouldStopFn, or_default
+from musicid_core.storage import atomic_write_bytes
+from musicid_core.tonal_profile import QUANTISATION, ProfileIndex, tonal_profiles
+
+log = logging.getLogger(__name__)
+
+INDEX_DIR = "index"
+MARGINS_FILE = "margins.json"
+ANALYSIS_PARAMETERS = np.array([
+    fingerprint.SAMPLE_RATE, fingerprint.N_FFT, fingerprint.HOP, fingerprint.MIN_BIN, fingerprint.MAX_BIN,
+    fingerprint.PEAK_FREQ_SPAN, fingerprint.PEAK_TIME_SPAN, PEAKS_PER_SECOND, fingerprint.FAN_OUT,
+    fingerprint.MAX_DT, fingerprint.MAX_DF, tonal_profile.BLOCK_FRAMES, tonal_profile.BLOCK_HOP,
+    tonal_profile.ENVELOPE_BINS, int(QUANTISATION),
+], dtype=np.int64)
+"""Everything an analysis depends on; an analysis stored with other values is made again."""
+ANALYSIS_BYTES_PER_SECOND = 4000
+"""Disk per second of song for its analysis, measured about 3 KB compressed; used to ask for room."""
+
+
+@dataclass(frozen=True)
+class SongAnalysis:
+    """What the index keeps of one song: its landmarks and its quantised tonal profiles."""
+
+    landmarks: Landmarks
+    profiles: np.ndarray  # (blocks, bins) int8, value x QUANTISATION
+
+
+def analyse(audio: np.ndarray) -> SongAnalysis:
+    """Landmarks and tonal profiles of a whole song (mono, 22050 Hz)."""
+    audio = np.asarray(audio, dtype=np.float32)
+    profiles = tonal_profiles(audio)
+    quantised = np.clip(np.round(profiles * QUANTISATION), -127, 127).astype(np.int8)
+    return SongAnalysis(landmarks(audio, PEAKS_PER_SECOND), quantised)
+
+
+@dataclass(frozen=True)
+class Margins:
+    """Verdict thresholds for the library's size (see ``training.fingerprints.calibrate_margin``)."""
+
+    fingerprint_margin: float
+    profile_margin: float
+    songs: int
+    """How many songs the library had when they were calibrated."""
+
+
+@dataclass
+class IndexedSongs:
+    """A snapshot of the index for recognition: the songs it can name, in index order."""
+
+    labels: list[SongLabel]
+    fingerprints: FingerprintIndex
+    margins: Optional[Margins]
+    version: str
+    """``songs_fingerprint`` of the songs indexed: changes whenever a song is added or removed."""
+    unindexed: list[str] = field(default_factory=list)
+    """Titles of catalogue songs without a usable analysis (not matched until ``update``)."""
+
+
+@dataclass
+class UpdateReport:
+    analysed: list[str] = field(default_factory=list)
+    removed: int = 0
+    failed: list[tuple[str, str]] = field(default_factory=list)
+    cancelled: bool = False
+
+
+class SongIndex:
+    """The ``index/`` folder of one library. Cheap to create; every method reads the disk afresh,
+    so the app, the command line and the phone server can share one data folder."""
+
+    def __init__(self, library: Library) -> None:
+        self.library = library
+        self.folder = library.root / INDEX_DIR
+
+    def path(self, song_id: str) -> Path:
+        return self.folder / f"{song_id}.npz"
+
+    # ----- writing
+    def add(self, song: Song, audio: Optional[np.ndarray] = None) -> SongAnalysis:
+        """Analyse one song (from its stored audio unless given) and store the analysis atomically."""
+        audio = self.library.song_audio(song) if audio is None else audio
+        analysis = analyse(np.asarray(audio, dtype=np.float32))
+        data = _analysis_bytes(analysis)
+        doing = f"indexing {song.title!r}"
+        diskspace.ensure_free_space(self.library.root, len(data), doing=doing)
+        with diskspace.translated(doing, self.library.root):
+            atomic_write_bytes(self.path(song.id), data)
+        return analysis
+
+    def analysis(self, song: Song) -> SongAnalysis:
+        """The song's stored analysis, made (and stored) first if it has none."""
+        return self._load(song.id) or self.add(song)
+
+    def remove(self, song_id: str) -> None:
+        self.path(song_id).unlink(missing_ok=True)
+
+    def update(self, progress: Optional[ProgressFn] = None, should_stop: Optional[ShouldStopFn] = None) -> UpdateReport:
+        """Bring the index in line with the catalogue: analyse songs without a usable analysis,
+        delete analyses of songs no longer listed. Resumable: a cancelled or crashed update keeps
+        every analysis it finished, and the next one starts from there."""
+        progress, should_stop = or_default(progress, should_stop)
+        report = UpdateReport(removed=self._remove_orphans())
+        todo = self.unindexed(self.library.songs())
+        for i, song in enumerate(todo):
+            if should_stop():
+                report.cancelled = True
+                break
+            progress(i / len(todo), f"Indexing {song.title} ({i + 1} of {len(todo)})")
+            try:
+                self.add(song)
+            except diskspace.StorageError:
+                raise
+            except MusicIdError as exc:  # its stored audio is damaged: 'library check' says so too
+                report.failed.append((song.title, str(exc)))
+                continue
+            report.analysed.append(song.title)
+        if todo:
+            progress(1.0, f"Indexed {len(report.analysed)} of {len(todo)} songs")
+        return report
+
+    def _remove_orphans(self) -> int:
+        """Delete analyses of songs the catalogue does not list. Under the library lock: a song's
+        analysis is written after its catalogue entry, so none being enrolled looks orphaned."""
+        if not self.folder.is_dir():
+            return 0
+        with self.library.locked():
+            listed = {song.id for song in self.library.songs()}
+            orphans = [p for p in self.folder.glob("*.npz") if p.stem not in listed]
+            for path in orphans:
+                path.unlink(missing_ok=True)
+        return len(orphans)
+
+    def seed_from(self, labels: list[SongLabel], index: FingerprintIndex) -> int:
+        """Store analyses taken from a model bundle's own index (same parameters, made from the
+        same audio) for library songs that lack one: a data folder of an earlier version gets its
+        index at once instead of analysing every song again. Returns how many were stored."""
+        if index.profiles is None:
+            return 0
+        listed = {song.id for song in self.library.songs()}
+        wanted = [i for i, label in enumerate(labels) if label.id in listed and self._load(label.id) is None]
+        if not wanted:
+            return 0
+        profiles, starts = index.profiles.unpadded()
+        for i in wanted:
+            rows = index.songs == i
+            marks = Landmarks(index.hashes[rows].copy(), index.times[rows].copy())
+            quantised = np.clip(np.round(profiles[starts[i] : starts[i + 1]] * QUANTISATION), -127, 127).astype(np.int8)
+            atomic_write_bytes(self.path(labels[i].id), _analysis_bytes(SongAnalysis(marks, quantised)))
+        log.info("seeded the song index with %d songs from a model bundle", len(wanted))
+        return len(wanted)
+
+    def save_margins(self, margins: Margins) -> None:
+        data = {"fingerprint_margin": margins.fingerprint_margin, "profile_margin": margins.profile_margin, "songs": margins.songs}
+        atomic_write_bytes(self.folder / MARGINS_FILE, json.dumps(data, indent=1).encode())
+
+    # ----- reading
+    def margins(self) -> Optional[Margins]:
+        """The calibrated margins, or None when never calibrated or unreadable (callers fall back)."""
+        try:
+            data = json.loads((self.folder / MARGINS_FILE).read_text(encoding="utf-8"))
+            margins = Margins(float(data["fingerprint_margin"]), float(data["profile_margin"]), int(data["songs"]))
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+        if not (np.isfinite(margins.fingerprint_margin) and np.isfinite(margins.profile_margin)) or margins.songs < 0:
+            return None
+        return margins
+
+    def unindexed(self, songs: Iterable[Song]) -> list[Song]:
+        """The songs without a usable analysis."""
+        return [song for song in songs if not self._usable(song.id)]
+
+    def snapshot(self) -> Optional[IndexedSongs]:
+        """The index of every catalogue song that has a usable analysis, in catalogue order; None
+        when no song has one."""
+        indexed, analyses, missing = [], [], []
+        for song in self.library.songs():
+            analysis = self._load(song.id)
+            if analysis is None:
+                missing.append(song.title)
+                continue
+            indexed.append(song)
+            analyses.append(analysis)
+        if not analyses:
+            return None
+        labels = [SongLabel(song.id, song.title, song.source, song.artist) for song in indexed]
+        return IndexedSongs(labels, fingerprint_index(analyses), self.margins(), songs_fingerprint(indexed), missing)
+
+    def _usable(self, song_id: str) -> bool:
+        return self._load(song_id) is not None
+
+    def _load(self, song_id: str) -> Optional[SongAnalysis]:
+        """The stored analysis, or None when it is missing, damaged or made with other parameters."""
+        path = self.path(song_id)
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                if not np.array_equal(data["parameters"], ANALYSIS_PARAMETERS):
+                    return None
+                hashes, times, profiles = data["hashes"], data["times"], data["profiles"]
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
+            log.warning("the index entry %s cannot be read (%s); it will be made again", path.name, str(exc)[:120])
+            return None
+        bins = fingerprint.MAX_BIN - fingerprint.MIN_BIN
+        valid = (
+            hashes.ndim == times.ndim == 1 and hashes.shape == times.shape and hashes.dtype == np.uint32
+            and times.dtype == np.int32 and profiles.dtype == np.int8 and profiles.ndim == 2
+            and profiles.shape[1] == bins and (hashes.size == 0 or int(hashes.max()) < fingerprint.HASH_SPACE)
+            and (times.size == 0 or int(times.min()) >= 0)
+        )
+        if not valid:
+            log.warning("the index entry %s is malformed; it will be made again", path.name)
+            return None
+        return SongAnalysis(Landmarks(hashes, times), profiles)
+
+
+def fingerprint_index(analyses: list[SongAnalysis]) -> FingerprintIndex:
+    """The in-memory index of these songs, song ``i`` being ``analyses[i]``."""
+    hashes = np.concatenate([a.landmarks.hashes for a in analyses])
+    times = np.concatenate([a.landmarks.times for a in analyses])
+    songs = np.concatenate([np.full(a.landmarks.hashes.size, i, dtype=np.int32) for i, a in enumerate(analyses)])
+    profiles = ProfileIndex.from_songs([a.profiles.astype(np.float32) / QUANTISATION for a in analyses])
+    return FingerprintIndex(hashes, songs, times, len(analyses), profiles)
+
+
+def _analysis_bytes(analysis: SongAnalysis) -> bytes:
+    buffer = io.BytesIO()
+    np.savez_compressed(
+        buffer, parameters=ANALYSIS_PARAMETERS, hashes=analysis.landmarks.hashes.astype(np.uint32),
+        times=analysis.landmarks.times.astype(np.int32), profiles=analysis.profiles.astype(np.int8),
+    )
+    return buffer.getvalue()

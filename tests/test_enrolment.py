@@ -1,0 +1,94 @@
+"""Enrolment: songs added to the library are identified at once, before any training."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import synth
+from musicid_core.library import Library
+from musicid_core.models.current import CurrentRecognizer
+from musicid_core.song_index import SongIndex
+from training.enrolment import enrol, recalibrate_if_needed, unenrol
+
+
+@pytest.fixture(scope="module")
+def negatives(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Generated negatives: a calibration in a fraction of the bundled music's time (one test
+    below calibrates on the bundled negatives, as the app does)."""
+    return synth.write_negatives(tmp_path_factory.mktemp("negatives"))
+
+
+def _files(tmp_path: Path, indices: range, seconds: float = 20.0) -> list[Path]:
+    return [synth.write(tmp_path / "in" / f"song{i}.wav", synth.song(i, seconds)) for i in indices]
+
+
+def _answer(recognizer, song: int) -> tuple[str, str]:  # type: ignore[no-untyped-def]
+    result = recognizer.identify(synth.noisy_excerpt(song, 2.0, 8.0, np.random.default_rng(song)))
+    return result.verdict, result.best.song.title
+
+
+def test_enrolled_songs_are_identified_without_a_model(tmp_path: Path) -> None:
+    library = Library(tmp_path / "data")
+    report = enrol(library, _files(tmp_path, range(3)))
+    assert len(report.imported.added) == 3 and report.index_failed == []
+    assert report.margins is not None and report.margins.songs == 3  # calibrated for this size
+    recognizer = CurrentRecognizer(library).current()
+    assert recognizer.bundle is None and recognizer.untrained_songs == 3
+    assert recognizer.fingerprint_threshold == report.margins.fingerprint_margin
+    assert [_answer(recognizer, i) for i in range(3)] == [("match", f"song{i}") for i in range(3)]
+    stranger = recognizer.identify(synth.noisy_excerpt(synth.STRANGER, 2.0, 8.0, np.random.default_rng(9)))
+    assert stranger.verdict == "unknown"
+
+
+def test_a_song_added_after_training_is_identified_beside_the_trained_ones(trained_library, tmp_path: Path, negatives: Path) -> None:  # type: ignore[no-untyped-def]
+    library, _ = trained_library
+    copy = Library(shutil.copytree(library.root, tmp_path / "copy"))
+    current = CurrentRecognizer(copy)
+    before = current.current()
+    assert before.bundle is not None and before.untrained_songs == 0
+    new = synth.N_SONGS + 3
+    enrol(copy, _files(tmp_path, range(new, new + 1)), negatives_dir=negatives)
+    after = current.current()
+    assert after.bundle is before.bundle  # the network was not loaded again
+    assert len(after.labels) == synth.N_SONGS + 1 and after.untrained_songs == 1
+    assert _answer(after, new) == ("match", f"song{new}")
+    assert _answer(after, 1) == ("match", "song1")
+
+
+def test_unenrol_removes_the_song_from_the_library_and_the_index(tmp_path: Path, negatives: Path) -> None:
+    library = Library(tmp_path / "data")
+    enrol(library, _files(tmp_path, range(2)), negatives_dir=negatives)
+    current = CurrentRecognizer(library)
+    song = next(s for s in library.songs() if s.title == "song1")
+    unenrol(library, song.id)
+    assert not SongIndex(library).path(song.id).exists()
+    recognizer = current.current()
+    assert [label.title for label in recognizer.labels] == ["song0"]
+    assert _answer(recognizer, 1)[0] == "unknown"
+
+
+def test_a_cancelled_import_leaves_the_songs_it_took_indexed_and_resumes(tmp_path: Path, negatives: Path) -> None:
+    library = Library(tmp_path / "data")
+    files = _files(tmp_path, range(3))
+    calls = iter([False, False, True])
+    first = enrol(library, files, should_stop=lambda: next(calls, True))
+    assert first.imported.cancelled and len(first.imported.added) == 2 and first.margins is None
+    assert SongIndex(library).unindexed(library.songs()) == []
+    second = enrol(library, files, negatives_dir=negatives)
+    assert len(second.imported.added) == 1 and len(second.imported.duplicates) == 2
+    assert len(library.songs()) == 3 and SongIndex(library).unindexed(library.songs()) == []
+
+
+def test_margins_are_calibrated_again_only_when_the_library_size_moves(tmp_path: Path, negatives: Path) -> None:
+    library = Library(tmp_path / "data")
+    enrol(library, _files(tmp_path, range(4)), negatives_dir=negatives)
+    index = SongIndex(library)
+    assert index.margins() is not None and index.margins().songs == 4  # type: ignore[union-attr]
+    assert enrol(library, _files(tmp_path, range(4, 5)), negatives_dir=negatives).margins is None  # 5/4: within
+    assert recalibrate_if_needed(library, index) is None
+    grown = enrol(library, _files(tmp_path, range(5, 7)), negatives_dir=negatives)
+    assert grown.margins is not None and grown.margins.songs == 7 and index.margins() == grown.margins

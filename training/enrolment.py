@@ -1,0 +1,175 @@
+"""Enrolment: a song dropped into the library is identifiable seconds later, without training.
+
+Each imported song is analysed into the library's song index (``musicid_core.song_index``) right
+after the catalogue takes it, so a cancelled or interrupted import leaves every song it imported
+indexed; importing the same folder again skips what is already in (duplicates are found by
+content) and so resumes. The verdict's margins depend on the number of songs (chance alignments
+and chance profile similarity rise with it), so they are calibrated again
+(``training.fingerprints.calibrate_margin``, the method training uses) whenever the library has
+grown or shrunk by a quarter since they were set.
+
+Here rather than in ``musicid_core``: the calibration replays negative music through the training
+augmentation, which lives in ``training``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import logging
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable, Optional
+
+import numpy as np
+
+from musicid_core.catalogue import Song
+from musicid_core.errors import MusicIdError
+from musicid_core.fingerprint import Landmarks, QueryAnalysis
+from musicid_core.library import ImportReport, Library
+from musicid_core.progress import ProgressFn, ShouldStopFn, or_default
+from musicid_core.resources import default_negatives_dir
+from musicid_core.song_index import ANALYSIS_PARAMETERS, Margins, SongIndex
+from musicid_core.storage import atomic_write_bytes
+from training import fingerprints
+from training.fingerprints import calibrate_margin, impostor_queries
+from training.noise_bank import load_negative_bank, load_noise_bank
+
+log = logging.getLogger(__name__)
+
+RECALIBRATE_RATIO = 1.25
+"""Margins are set again when the number of songs moved past this factor (either way)."""
+IMPORT_SHARE = 0.9
+"""Share of the progress bar for importing and indexing (the rest is the calibration)."""
+
+
+@dataclass
+class EnrolmentReport:
+    imported: ImportReport
+    index_failed: list[tuple[str, str]] = field(default_factory=list)
+    """Songs imported but not indexed (title, reason): identifiable after ``SongIndex.update``."""
+    margins: Optional[Margins] = None
+    """The margins calibrated by this enrolment (None when the old ones still fit)."""
+
+
+def enrol(
+    library: Library, paths: Iterable[str | Path], progress: Optional[ProgressFn] = None,
+    should_stop: Optional[ShouldStopFn] = None, negatives_dir: Optional[Path] = None,
+) -> EnrolmentReport:
+    """Import songs and make them identifiable: ``Library.add_songs`` plus the song index.
+    ``negatives_dir``: the music the calibration must reject (default: the bundled negatives)."""
+    progress, should_stop = or_default(progress, should_stop)
+    index = SongIndex(library)
+    failed: list[tuple[str, str]] = []
+
+    def index_song(song: Song) -> None:
+        try:
+            index.add(song)
+        except MusicIdError as exc:
+            failed.append((song.title, str(exc)))
+
+    imported = library.add_songs(
+        paths, progress=lambda f, m: progress(IMPORT_SHARE * f, m), should_stop=should_stop, on_added=index_song,
+    )
+    report = EnrolmentReport(imported, failed)
+    if imported.added and not imported.cancelled:
+        report.margins = recalibrate_if_needed(
+            library, index, progress=lambda m: progress(IMPORT_SHARE, m), negatives_dir=negatives_dir,
+        )
+    progress(1.0, f"Imported {len(imported.added)} songs; they can be identified now")
+    return report
+
+
+def unenrol(library: Library, song_id: str) -> Song:
+    """Remove a song from the library and from the song index."""
+    song = library.remove_song(song_id)
+    SongIndex(library).remove(song_id)
+    return song
+
+
+def recalibrate_if_needed(
+    library: Library, index: SongIndex, force: bool = False, progress: Optional[ProgressFn] = None,
+    negatives_dir: Optional[Path] = None,
+) -> Optional[Margins]:
+    """Calibrate and store the margins when they were never set or the library's size moved past
+    ``RECALIBRATE_RATIO``; returns the new margins, or None when the stored ones still fit."""
+    songs = len(library.songs())
+    stored = index.margins()
+    if not force and stored is not None and songs > 0 and 1 / RECALIBRATE_RATIO <= songs / max(stored.songs, 1) <= RECALIBRATE_RATIO:
+        return None
+    snapshot = index.snapshot()
+    if snapshot is None:
+        return None
+    if progress is not None:
+        progress(f"Calibrating the verdict for {songs} songs")
+    found = calibrate_margin(snapshot.fingerprints, [], [], queries=cached_impostor_queries(library, negatives_dir))
+    margins = Margins(found["fingerprint_margin"], found.get("profile_margin", 0.0), len(snapshot.labels))
+    index.save_margins(margins)
+    log.info("verdict margins calibrated for %d songs: %s", margins.songs, found)
+    return margins
+
+
+IMPOSTOR_CACHE = "impostor-queries"
+
+
+def cached_impostor_queries(library: Library, negatives_dir: Optional[Path] = None) -> list[QueryAnalysis]:
+    """The calibration's impostor recordings, analysed, from ``cache/`` when they were made for the
+    same negatives, noise and analysis parameters; made (about 160 room recordings) and stored
+    otherwise. Recalibrating is then only matching: about a second instead of several."""
+    folder = negatives_dir or default_negatives_dir()
+    noise = load_noise_bank(library)
+    key = _impostor_key(folder, library)
+    path = library.root / "cache" / f"{IMPOSTOR_CACHE}-{key}.npz"
+    cached = _read_queries(path)
+    if cached is not None:
+        return cached
+    queries = impostor_queries(load_negative_bank(folder).clips, noise.split()[1])
+    for stale in path.parent.glob(f"{IMPOSTOR_CACHE}-*.npz"):
+        stale.unlink(missing_ok=True)
+    try:
+        atomic_write_bytes(path, _queries_bytes(queries))
+    except OSError as exc:  # a full or read-only disk costs the next calibration time, nothing else
+        log.warning("the calibration's impostor recordings could not be kept (%s)", exc)
+    return queries
+
+
+def _impostor_key(negatives: Path, library: Library) -> str:
+    """Changes with the negative files, the library's noise clips, the analysis and the calibration."""
+    files = sorted((p.name, p.stat().st_size, int(p.stat().st_mtime)) for p in negatives.iterdir()) if negatives.is_dir() else []
+    clips = sorted(c.id for c in library.noise_clips())
+    recipe = (fingerprints.CALIBRATION_LENGTHS_S, fingerprints.CALIBRATION_PER_CLIP, ANALYSIS_PARAMETERS.tolist())
+    return hashlib.sha256(repr((files, clips, recipe)).encode()).hexdigest()[:16]
+
+
+def _queries_bytes(queries: list[QueryAnalysis]) -> bytes:
+    buffer = io.BytesIO()
+    np.savez_compressed(
+        buffer,
+        hashes=np.concatenate([q.landmarks.hashes for q in queries] or [np.zeros(0, np.uint32)]),
+        times=np.concatenate([q.landmarks.times for q in queries] or [np.zeros(0, np.int32)]),
+        counts=np.array([q.landmarks.hashes.size for q in queries], dtype=np.int64),
+        profiles=np.concatenate([q.profiles for q in queries]) if queries else np.zeros((0, 0), np.float32),
+        rows=np.array([q.profiles.shape[0] for q in queries], dtype=np.int64),
+    )
+    return buffer.getvalue()
+
+
+def _read_queries(path: Path) -> Optional[list[QueryAnalysis]]:
+    """The stored queries, or None when absent or unreadable (they are then made again)."""
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            hashes, times, counts = data["hashes"], data["times"], data["counts"]
+            profiles, rows = data["profiles"], data["rows"]
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
+        log.warning("the calibration cache %s cannot be read (%s); making it again", path.name, str(exc)[:100])
+        return None
+    if counts.sum() != hashes.size or hashes.shape != times.shape or rows.sum() != profiles.shape[0] or counts.size != rows.size:
+        return None
+    cuts, row_cuts = np.cumsum(counts)[:-1], np.cumsum(rows)[:-1]
+    return [
+        QueryAnalysis(Landmarks(h, t), p)
+        for h, t, p in zip(np.split(hashes, cuts), np.split(times, cuts), np.split(profiles, row_cuts))
+    ]
