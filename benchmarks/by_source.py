@@ -250,7 +250,8 @@ def build_queries(side: Side, enrolled: list[SongFile], unknown: list[SongFile],
                         chunks.append(back[: length * SR].astype(np.float16))
                         for key, value in (("song", song.song_id), ("enrolled", is_enrolled), ("excerpt", e),
                                            ("condition", condition), ("snr", snr), ("length", length),
-                                           ("codec", codec or "none"), ("speed", speed if condition == "drift" else 1.0),
+                                           ("codec", codec or "none"),
+                                           ("speed", speed if condition == "drift" else 1.0),
                                            ("rate", rate)):
                             meta[key].append(value)
         if (index + 1) % 10 == 0 or index + 1 == len(songs):
@@ -316,7 +317,11 @@ def evaluate(bundle, queries: dict, id_to_song: dict[str, str]) -> tuple[list[di
         else:
             cell["unknown_answered_unknown"].append(result.verdict == "unknown")
     rows = []
-    for (condition, length, snr), cell in sorted(cells.items(), key=lambda kv: (kv[0][0] != "plain", -kv[0][1], -kv[0][2])):
+    def order(item: tuple) -> tuple:
+        (condition, length, snr), _ = item
+        return condition != "plain", -length, -snr
+
+    for (condition, length, snr), cell in sorted(cells.items(), key=order):
         row = {"condition": condition, "length_s": length, "snr_db": snr,
                "n_enrolled": len(cell["top1"]), "n_unknown": len(cell["unknown_answered_unknown"])}
         row.update({name: float(np.mean(values)) for name, values in cell.items() if values})
@@ -367,7 +372,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--train-only", action="store_true", help="only make sure each side's model is trained")
     parser.add_argument("--excerpts", type=int, default=1, help="10-s excerpts per enrolled song")
     parser.add_argument("--unknown-excerpts", type=int, default=2, help="10-s excerpts per unknown song")
+    parser.add_argument("--report", action="store_true",
+                        help="only merge the sides' saved results (results/by-source-<side>.json) and print the tables")
     args = parser.parse_args(argv)
+    if args.report:
+        return report_saved()
     started = time.monotonic()
     corpus = ensure_corpus(packages=SONG_PACKAGES + HELD_OUT_SONG_PACKAGES)
     results: dict[str, dict] = {}
@@ -394,15 +403,28 @@ def main(argv: list[str] | None = None) -> int:
             "short_recordings": short, "queries_seconds": build_s, "evaluate_seconds": evaluate_s,
         }
         print_side(name, results[name])
-    if args.train_only:
-        return 0
-    if set(results) == set(SIDES):
-        print(tables(results))
-    data = {"kind": "by-source", "excerpts_enrolled": args.excerpts, "excerpts_unknown": args.unknown_excerpts,
-            "opus_share": f"1 in {OPUS_SHARE} at {OPUS_KBPS} kbit/s", "drifts": list(DRIFTS), "sides": results,
-            "run_seconds": time.monotonic() - started, "command": command_line(), "machine": machine(),
-            "load_average": os.getloadavg()}
-    print("wrote", write_result("by-source" if set(results) == set(SIDES) else f"by-source-{'-'.join(results)}", data))
+        data = {"kind": "by-source", "side": name, "excerpts_enrolled": args.excerpts,
+                "excerpts_unknown": args.unknown_excerpts, "opus_share": f"1 in {OPUS_SHARE} at {OPUS_KBPS} kbit/s",
+                "drifts": list(DRIFTS), **results[name], "run_seconds": time.monotonic() - started,
+                "command": command_line(), "machine": machine(), "load_average": os.getloadavg()}
+        print("wrote", write_result(f"by-source-{name}", data), flush=True)
+    if not args.train_only and set(results) == set(SIDES):
+        return report_saved()
+    return 0
+
+
+def report_saved() -> int:
+    """Merge the two sides' result files into ``by-source.json`` and print the tables."""
+    from benchmarks.common import RESULTS
+
+    sides = {}
+    for name in SIDES:
+        path = RESULTS / f"by-source-{name}.json"
+        if not path.is_file():
+            raise SystemExit(f"{path} is missing: run python -m benchmarks.by_source --side {name}")
+        sides[name] = json.loads(path.read_text())
+    print(tables(sides))
+    print("wrote", write_result("by-source", {"kind": "by-source", "sides": sides}))
     return 0
 
 
@@ -424,7 +446,8 @@ def print_side(name: str, result: dict) -> None:
     for row in result["conditions"]:
         print(f"  {_label(row):26s} top1 {_pct(row, 'top1'):>8} top5 {_pct(row, 'top5'):>8} "
               f"match {_pct(row, 'right_match'):>8} unknown {_pct(row, 'unknown_answered_unknown'):>8} | "
-              f"net {_pct(row, 'network_top1'):>8} lm {_pct(row, 'landmarks_top1'):>8} prof {_pct(row, 'profiles_top1'):>8}"
+              f"net {_pct(row, 'network_top1'):>8} lm {_pct(row, 'landmarks_top1'):>8} "
+              f"prof {_pct(row, 'profiles_top1'):>8}"
               f"  (n {row['n_enrolled']}/{row['n_unknown']})", flush=True)
     refused = [r for r in result["short_recordings"] if "refused" in r]
     print(f"  short recordings: {len(result['short_recordings'])}, refused {len(refused)}: "
@@ -433,7 +456,8 @@ def print_side(name: str, result: dict) -> None:
 
 def tables(results: dict[str, dict]) -> str:
     """Markdown tables, held-out and tuned-on side by side (what RESULTS.md quotes)."""
-    keyed = {side: {(r["condition"], r["length_s"], r["snr_db"]): r for r in res["conditions"]} for side, res in results.items()}
+    keyed = {side: {(r["condition"], r["length_s"], r["snr_db"]): r for r in res["conditions"]}
+             for side, res in results.items()}
     order = [(r["condition"], r["length_s"], r["snr_db"]) for r in results["held-out"]["conditions"]]
     lines = ["| recordings | ranked first (held-out / tuned-on) | top 5 | right `match` | unknown answered `unknown` "
              "| queries: enrolled / unknown (held-out; tuned-on) |", "|---|---|---|---|---|---|"]

@@ -93,7 +93,8 @@ def babble(languages: tuple[str, ...], speakers: int) -> Callable[[float, np.ran
         for k in range(speakers):
             lang = languages[k % len(languages)]
             variant = VOICE_VARIANTS[int(rng.integers(len(VOICE_VARIANTS)))]
-            track = _speech_track(n, rng, lang, int(rng.integers(25, 75)), int(rng.integers(140, 190)), (0.3, 2.0), variant)
+            pitch, speed = int(rng.integers(25, 75)), int(rng.integers(140, 190))
+            track = _speech_track(n, rng, lang, pitch, speed, (0.3, 2.0), variant)
             mix += track * 10.0 ** (rng.uniform(-9.0, 0.0) / 20.0)
         return sox_reverb(mix / max(np.max(np.abs(mix)), 1e-12) * 0.5, int(rng.integers(40, 80)))
     return make
@@ -143,7 +144,10 @@ def dishes(seconds: float, rng: np.random.Generator) -> np.ndarray:
     return out / max(np.std(out), 1e-12) + 0.2 * water / np.std(water) + 0.05 * _room_floor(n, rng)
 
 
-def _passing(n: int, rng: np.random.Generator, centre_s: float, width_s: float, top_hz: float, sweep: float) -> np.ndarray:
+def _passing(
+    n: int, rng: np.random.Generator, centre_s: float, width_s: float, top_hz: float, sweep: float
+) -> np.ndarray:
+    """One vehicle swelling past: a Gaussian level swell, brighter approaching than leaving."""
     t = np.arange(n) / SR
     swell = np.exp(-0.5 * ((t - centre_s) / width_s) ** 2)
     near = slice(max(0, int((centre_s - 4 * width_s) * SR)), min(n, int((centre_s + 4 * width_s) * SR)))
@@ -168,7 +172,8 @@ def street(seconds: float, rng: np.random.Generator) -> np.ndarray:
     cars = sum(_passing(n, rng, c, rng.uniform(0.8, 2.0), rng.uniform(800, 1800), 1.15)
                for c in np.sort(rng.uniform(0, seconds, size=max(int(seconds / 5), 2))))
     idle_hz = rng.uniform(22.0, 30.0)
-    idle = (np.sin(2 * np.pi * idle_hz * t) + 0.5 * np.sin(2 * np.pi * 2 * idle_hz * t)) * slow_envelope(n, rng, 0.05, 6.0)
+    idle = np.sin(2 * np.pi * idle_hz * t) + 0.5 * np.sin(2 * np.pi * 2 * idle_hz * t)
+    idle *= slow_envelope(n, rng, 0.05, 6.0)
     return rumble / np.std(rumble) + cars + 0.3 * idle / np.std(idle)
 
 
