@@ -424,7 +424,9 @@ def report_saved() -> int:
             raise SystemExit(f"{path} is missing: run python -m benchmarks.by_source --side {name}")
         sides[name] = json.loads(path.read_text())
     print(tables(sides))
-    print("wrote", write_result("by-source", {"kind": "by-source", "sides": sides}))
+    merged = {"kind": "by-source", "sides": sides, "command": command_line(), "machine": machine(),
+              "load_average": os.getloadavg()}
+    print("wrote", write_result("by-source", merged))
     return 0
 
 
