@@ -5,7 +5,9 @@ VENV ?= .venv
 APT_PACKAGES = ffmpeg libsndfile1 libportaudio2 libxkbcommon-x11-0 libxcb-cursor0 libegl1 libgl1 \
                libfontconfig1 libdbus-1-3 libxcb-icccm4 libxcb-keysyms1 libxcb-shape0 libxcb-xinerama0 \
                libxcb-randr0 libxcb-render-util0 libxcb-image0
-TEST_APT_PACKAGES = pulseaudio pulseaudio-utils xvfb sox chromium chromium-driver
+# sox and espeak-ng also synthesise the benchmarks' room noise (resources/make_noise_pack.py,
+# benchmarks/room_noise.py); ffmpeg (above) renders fb-music-high's tracker module for them.
+TEST_APT_PACKAGES = pulseaudio pulseaudio-utils xvfb sox espeak-ng chromium chromium-driver
 
 .PHONY: run test system-deps test-system-deps venv
 
