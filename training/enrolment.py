@@ -18,6 +18,7 @@ import hashlib
 import io
 import logging
 import zipfile
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Optional
@@ -69,9 +70,19 @@ def enrol(
         except MusicIdError as exc:
             failed.append((song.title, str(exc)))
 
-    imported = library.add_songs(
-        paths, progress=lambda f, m: progress(IMPORT_SHARE * f, m), should_stop=should_stop, on_added=index_song,
-    )
+    # Each song is analysed on a second thread while the next one is decoded (both release the GIL
+    # in their FFTs and codecs): on two cores an import runs at up to twice the speed. Every song
+    # imported is analysed before enrol returns, cancelled or not.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="musicid-index") as analyser:
+        pending: list[Future[None]] = []
+        try:
+            imported = library.add_songs(
+                paths, progress=lambda f, m: progress(IMPORT_SHARE * f, m), should_stop=should_stop,
+                on_added=lambda song: pending.append(analyser.submit(index_song, song)),
+            )
+        finally:
+            for future in pending:
+                future.result()
     report = EnrolmentReport(imported, failed)
     if imported.added and not imported.cancelled:
         report.margins = recalibrate_if_needed(

@@ -69,9 +69,12 @@ class ResultsView(QWidget):
         else:
             self.headline.setText("Not in your library")
             state = "Closest songs in your library (none is a match)" if final else "Listening… no clear match yet"
+        network = (
+            f"in {result.windows} window{'s' * (result.windows != 1)}, {result.agreement:.0%} agree" if result.windows
+            else "by the recording checks alone (no model trained yet)"
+        )
         self.detail.setText(
-            f"{state} · {seconds:.1f} s analysed in {result.windows} window{'s' * (result.windows != 1)},"
-            f" {result.agreement:.0%} agree"
+            f"{state} · {seconds:.1f} s analysed {network}"
             + (f" · landmark margin {result.fingerprint_margin}" if result.fingerprint_margin is not None else "")
             + (f" · profile margin {result.profile_margin:.2f}" if result.profile_margin is not None else "")
         )
