@@ -155,7 +155,7 @@ def test_repair_without_records_and_with_damaged_audio(tmp_path: Path) -> None:
     library = Library(tmp_path / "data")
     songs = library.add_songs(_songs(tmp_path, range(3))).added
     library.song_path(songs[0]).with_suffix(".json").unlink()  # record lost: minimal entry
-    library.song_path(songs[1]).write_bytes(b"not an npy file")  # audio damaged: dropped, reported
+    library.song_path(songs[1]).write_bytes(b"not an ogg file")  # audio damaged: dropped, reported
     library.catalogue_path.write_bytes(b"{")
     report = library.repair()
     assert report.songs == 2 and len(report.dropped) == 1 and songs[1].id in report.dropped[0]

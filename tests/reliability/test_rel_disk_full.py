@@ -99,7 +99,7 @@ def _files(root: Path) -> dict[str, int]:
 
 def _leftovers(library: Library, before: dict[str, int]) -> list[str]:
     """Files that appeared since ``before`` and belong to no catalogued song or clip."""
-    named = {f"songs/{s.id}{ext}" for s in library.songs() for ext in (".npy", ".json")}
+    named = {f"songs/{s.id}{ext}" for s in library.songs() for ext in (".ogg", ".json")}
     named |= {f"noise/{c.pack}/{c.id}{ext}" for c in library.noise_clips() for ext in (".npy", ".json")}
     return sorted(name for name in _files(library.root) if name not in before and name not in named
                   and not name.startswith("catalogue."))  # the catalogue itself (SQLite, its WAL)
