@@ -483,7 +483,13 @@ class Library:
 
         def remove() -> None:
             item_id = _digest(source, str(source))[:12]
-            if not item_id or item_id in {s.id for s in self.songs()} | {c.id for c in self.noise_clips()}:
+            try:
+                named = {s.id for s in self.songs()} | {c.id for c in self.noise_clips()}
+            except diskspace.StorageError:
+                # The disk is too full even to read the catalogue (SQLite needs room for its
+                # shared-memory file): then no process could have committed the item either.
+                named = set()
+            if not item_id or item_id in named:
                 return
             for path in (folder / f"{item_id}{stored.SUFFIX}", folder / f"{item_id}.npy", folder / f"{item_id}.json"):
                 if path.exists() and path.stat().st_mtime >= started:

@@ -210,3 +210,15 @@ def test_damaged_or_cut_short_audio_is_named(tmp_path: Path) -> None:
     library.song_path(songs[2]).unlink()
     with pytest.raises(LibraryError, match="missing.*add it again"):
         library.song_audio(songs[2])
+
+
+def test_import_estimate_covers_the_stored_copy(tmp_path: Path) -> None:
+    from musicid_core.library import _estimated_import_bytes
+
+    source = _song_file(tmp_path, "a.wav", 0)
+    estimate = _estimated_import_bytes([source], set())
+    library = Library(tmp_path / "data")
+    song = library.add_songs([source]).added[0]
+    written = library.song_path(song).stat().st_size + library.song_path(song).with_suffix(".json").stat().st_size
+    assert written <= estimate < 7 * 22050 * 2 / 2  # room for the copy, well under float16 PCM
+    assert _estimated_import_bytes([source], {("a.wav", 7)}) == 0  # already there: no room asked
