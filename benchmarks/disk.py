@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import io
+import os
 import shutil
 import tempfile
 import time
@@ -34,7 +35,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from benchmarks.common import DEFAULT_NOISE_DIR, write_result
+from benchmarks.common import DEFAULT_NOISE_DIR, command_line, machine, write_result
 from benchmarks.corpus import default_cache_dir, ensure_package, list_songs
 from musicid_core.audio import stored
 from musicid_core.audio.decode import load_audio
@@ -92,15 +93,15 @@ def excerpt_offsets(length: int, count: int, rng: np.random.Generator) -> list[i
 
 
 def summarise(matches: list, truth: list[int]) -> dict:
-    right_counts = [int(m.counts[t]) for m, t in zip(matches, truth)]
+    right_counts = [int(m.counts[t]) for m, t in zip(matches, truth, strict=True)]
     return {
-        "landmark_top1": float(np.mean([m.best == t for m, t in zip(matches, truth)])),
-        "profile_top1": float(np.mean([m.profiles.best == t for m, t in zip(matches, truth)])),
+        "landmark_top1": float(np.mean([m.best == t for m, t in zip(matches, truth, strict=True)])),
+        "profile_top1": float(np.mean([m.profiles.best == t for m, t in zip(matches, truth, strict=True)])),
         "right_landmarks_median": float(np.median(right_counts)),
         "landmark_margin_median": float(np.median([m.margin if m.best == t else -m.margin
-                                                   for m, t in zip(matches, truth)])),
+                                                   for m, t in zip(matches, truth, strict=True)])),
         "profile_margin_median": float(np.median([m.profiles.margin if m.profiles.best == t else -m.profiles.margin
-                                                  for m, t in zip(matches, truth)])),
+                                                  for m, t in zip(matches, truth, strict=True)])),
     }
 
 
@@ -112,6 +113,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--keep", type=Path, help="import into this folder and keep it")
     args = parser.parse_args(argv)
 
+    load_before = list(os.getloadavg())
     files = song_files(args.songs or None)
     original_bytes = sum(p.stat().st_size for p in files)
     root = args.keep or Path(tempfile.mkdtemp(prefix="musicid-disk-"))
@@ -140,7 +142,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"stored songs {stored_bytes / 1e6:.1f} MB ({stored_bytes * 8 / music_s / 1000:.0f} kbit/s), "
               f"whole data folder {data_bytes / 1e6:.1f} MB = {ratio:.2f}x the originals "
               f"(float16 .npy would be {npy_bytes / original_bytes:.2f}x, FLAC 16-bit {flac / original_bytes:.2f}x)")
-        ratios = [library.song_path(s).stat().st_size / p.stat().st_size for s, p in zip(songs, sources)]
+        ratios = [library.song_path(s).stat().st_size / p.stat().st_size
+                  for s, p in zip(songs, sources, strict=True)]
         print(f"per song: stored/original {min(ratios):.2f}..{max(ratios):.2f}x")
 
         # Import speed, and the share of it the stored copy's encoding takes.
@@ -160,7 +163,7 @@ def main(argv: list[str] | None = None) -> int:
         legacy_dir = root / "legacy-npy"
         legacy_dir.mkdir()
         legacy = []
-        for song, audio in list(zip(songs, originals))[:8]:
+        for song, audio in list(zip(songs, originals, strict=True))[:8]:
             np.save(legacy_dir / f"{song.id}.npy", audio.astype(np.float16))
             legacy.append(stored.StoredAudio(legacy_dir / f"{song.id}.npy"))
         npy_median, npy_p95 = fragment_ms(legacy, args.reads, rng)
@@ -171,19 +174,23 @@ def main(argv: list[str] | None = None) -> int:
         from training.dataset import build_window_set
 
         few = min(8, len(legacy))
-        build = {}
-        for name, clips in (("ogg", readers[:few]), ("npy", legacy[:few])):
-            started = time.perf_counter()
-            build_window_set(root / f"windows-{name}.npy", [[c] for c in clips], [32] * few, noise, seed=1)
-            build[name] = (time.perf_counter() - started) / (32 * few) * 1000
+        build_window_set(root / "warm-up.npy", [[c] for c in legacy[:2]], [8, 8], noise, seed=2)  # imports, caches
+        times: dict[str, list[float]] = {"ogg": [], "npy": []}
+        for round_ in range(3):  # alternated, so that a change in the machine's load hits both alike
+            for name, clips in (("ogg", readers[:few]), ("npy", legacy[:few]))[:: 1 if round_ % 2 else -1]:
+                started = time.perf_counter()
+                build_window_set(root / f"windows-{name}.npy", [[c] for c in clips], [16] * few, noise, seed=1)
+                times[name].append((time.perf_counter() - started) / (16 * few) * 1000)
+        build = {name: float(np.median(values)) for name, values in times.items()}
         print(f"training examples built: {build['ogg']:.1f} ms each from the copies, "
               f"{build['npy']:.1f} ms from float16 memory maps")
 
         # Fidelity, and the checks recognition relies on.
         copies = [library.song_audio(s) for s in songs]
-        snrs = [10 * np.log10(np.mean(o**2) / max(np.mean((c - o) ** 2), 1e-20)) for o, c in zip(originals, copies)]
+        pairs = list(zip(originals, copies, strict=True))
+        snrs = [10 * np.log10(np.mean(o**2) / max(np.mean((c - o) ** 2), 1e-20)) for o, c in pairs]
         print(f"waveform SNR of the copy against the original decode: median {np.median(snrs):.1f} dB "
-              f"(min {min(snrs):.1f}); lengths equal: {all(o.size == c.size for o, c in zip(originals, copies))}")
+              f"(min {min(snrs):.1f}); lengths equal: {all(o.size == c.size for o, c in pairs)}")
         started = time.perf_counter()
         from_originals = FingerprintIndex.build(originals)
         from_copies = FingerprintIndex.build(copies)
@@ -197,7 +204,8 @@ def main(argv: list[str] | None = None) -> int:
                 clean.append(from_originals.match(copy[offset:offset + n]))
                 truth.append(index)
         results["clean_copy_vs_original_index"] = summarise(clean, truth)
-        print(f"clean 10-s excerpts of the copies against the original index: {results['clean_copy_vs_original_index']}")
+        print("clean 10-s excerpts of the copies against the original index:",
+              results["clean_copy_vs_original_index"])
 
         from benchmarks.simulate import resample, simulate_recording
 
@@ -218,6 +226,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  index from the stored copies:   {results[f'noisy_{snr}dB_copy_index']}")
 
         write_result("disk", {
+            "kind": "disk", "command": command_line(), "machine": machine(),
+            "load_average_before": load_before, "load_average": list(os.getloadavg()),
             "songs": len(songs), "music_hours": music_s / 3600, "original_bytes": original_bytes,
             "stored_bytes": stored_bytes, "data_folder_bytes": data_bytes, "ratio": ratio,
             "npy_ratio": npy_bytes / original_bytes, "flac_ratio": flac / original_bytes,

@@ -2,14 +2,14 @@
 
 Every imported song used to be stored again as float16 PCM (``.npy``, 44 kB per second): 3.2x
 the Ogg files it came from on one set of songs, 8.3x on another. It is now stored as Ogg Vorbis
-at the feature rate (quality 5, about 48 kbit/s: ~0.3x typical originals, and below 1.5x of any
-original above ~32 kbit/s), which libsndfile decodes at ~2000x real time and seeks in
-sample-accurately, so training still reads a random 5-s fragment in a few milliseconds without
-decoding the song (``StoredAudio``). Why a lossy copy rather than FLAC or references to the
+at the feature rate (quality 5, about 50 kbit/s: 0.27x originals of 189 kbit/s on average; even
+a 36-kbit/s original's copy is 1.24x its size), which libsndfile decodes at ~2000x real time and
+seeks in sample-accurately, so training still reads a random 5-s fragment in a few milliseconds
+without decoding the song (``StoredAudio``). Why a lossy copy rather than FLAC or references to the
 user's files, with the measurements: ``docs/library-format.md``.
 
 Songs stored by earlier versions (``.npy``) are read as before (``StoredAudio`` reads both), and
-``encode_vorbis`` converts them when the library compacts itself (``Library.compact``).
+``Library.compact_songs`` (``musicid library compact``) re-stores them with ``encode_vorbis``.
 """
 
 from __future__ import annotations
