@@ -257,8 +257,10 @@ def disk_section(r: dict | None) -> list[str]:
     if r is None:
         return []
     ms, checks = r["fragment_ms"], r["checks"]
-    load = (f"{r['load_average_before'][0]:.1f} before, {r['load_average'][0]:.1f} after"
-            if "load_average_before" in r else MISSING)
+    if "load_average_before" in r:
+        load = f"{r['load_average_before'][0]:.1f} before, {r['load_average'][0]:.1f} after"
+    else:
+        load = f"{r['load_average'][0]:.1f} at the end"
     L = ["## Disk: the data folder against the original files\n",
          f"Command: `{r['command']}` — {r['songs']} songs ({r['music_hours']:.2f} h) of `wesnoth-1.16-music` and "
          f"`hyperrogue-music` (Ogg Vorbis, {r['original_bytes'] * 8 / (r['music_hours'] * 3600) / 1000:.0f} kbit/s on "
