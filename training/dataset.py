@@ -10,6 +10,8 @@ noise with no music at all, and synthesised tones and beeps, mixed the same way.
 The validation split is drawn from a separate random stream (other offsets, other noise draws),
 with held-out noise clips and held-out negative music where there are enough of them.
 
+Songs are read a fragment at a time from the library's Ogg Vorbis copies (``Library.song_reader``:
+a seek and ~5 s of decoding, a few ms), so no song is held in memory whatever the library size.
 Windows are written to a float16 memory-mapped file (57 songs × 200 examples ≈ 750 MB on disk),
 so memory stays at one batch whatever the library size; the reference kept 3 GB in RAM.
 Everything is seeded: the same seed and library give the same dataset.
