@@ -252,6 +252,55 @@ def catalogue_section(w, r: dict | None) -> None:  # type: ignore[no-untyped-def
       "with SQLite is the listing `Library` does before an add to report duplicates by title.\n")
 
 
+def disk_section(r: dict | None) -> list[str]:
+    """The stored form of songs against the originals (``benchmarks.disk``, issue 14 point 3)."""
+    if r is None:
+        return []
+    ms, checks = r["fragment_ms"], r["checks"]
+    if "load_average_before" in r:
+        load = f"{r['load_average_before'][0]:.1f} before, {r['load_average'][0]:.1f} after"
+    else:
+        load = f"{r['load_average'][0]:.1f} at the end"
+    L = ["## Disk: the data folder against the original files\n",
+         f"Command: `{r['command']}` — {r['songs']} songs ({r['music_hours']:.2f} h) of `wesnoth-1.16-music` and "
+         f"`hyperrogue-music` (Ogg Vorbis, {r['original_bytes'] * 8 / (r['music_hours'] * 3600) / 1000:.0f} kbit/s on "
+         f"average) imported with `Library.add_songs` into a fresh data folder. Load average {load} (other jobs shared "
+         "the two cores: times are upper bounds).\n",
+         "| measure | figure |", "|---|---|",
+         f"| data folder / originals (songs stored as Ogg Vorbis q5, 22050 Hz mono) | **{r['ratio']:.2f}x** "
+         f"({r['data_folder_bytes'] / 1e6:.1f} MB for {r['original_bytes'] / 1e6:.1f} MB; per song "
+         f"{r['per_song_ratio'][0]:.2f}–{r['per_song_ratio'][1]:.2f}x) |",
+         "| the same as float16 `.npy` (earlier versions) / as FLAC 16-bit | "
+         f"{r['npy_ratio']:.2f}x / {r['flac_ratio']:.2f}x |",
+         f"| import, one process (decode + hash + encode + write) | {r['import_rtf']:.0f}x real time "
+         f"(decoding the originals alone {r['decode_rtf']:.0f}x, encoding the copies alone {r['encode_rtf']:.0f}x) |",
+         f"| random 5-s fragment read: Ogg copy / float16 memory map | {ms['ogg_median']:.1f} ms median, "
+         f"{ms['ogg_p95']:.1f} ms p95 / {ms['npy_median']:.2f} ms, {ms['npy_p95']:.2f} ms |",
+         f"| one training example built from the copies / from float16 maps | {r['example_build_ms']['ogg']:.1f} ms / "
+         f"{r['example_build_ms']['npy']:.1f} ms |",
+         f"| waveform SNR of a copy against the original decode | median {r['waveform_snr_db']['median']:.1f} dB "
+         f"(min {r['waveform_snr_db']['min']:.1f}) |",
+         ""]
+    clean = checks["clean_copy_vs_original_index"]
+    L.append(f"Clean 10-s excerpts of the copies matched against an index built from the original decode: landmarks "
+             f"top-1 {pct(clean['landmark_top1'])}, profiles {pct(clean['profile_top1'])} (median "
+             f"{clean['right_landmarks_median']:.0f} aligned landmarks). Simulated phone recordings of the originals "
+             "(reverb, the bundled noise pack, phone band, opus/aac/mp3), matched against an index built from the "
+             "original decode and one built from the stored copies:\n")
+    L += ["| SNR | index from | landmarks top-1 | profiles top-1 | right song's aligned landmarks (median) | "
+          "landmark margin (median) | profile margin (median) |", "|---|---|---|---|---|---|---|"]
+    keys = [k for k in checks if k.startswith("noisy_") and k.endswith("original_index")]
+    for key in sorted(keys, key=lambda k: -int(k.split("_")[1].removesuffix("dB"))):
+        snr = key.split("_")[1].replace("dB", " dB")
+        for label, name in (("original decode", key), ("stored copies", key.replace("original_index", "copy_index"))):
+            c = checks[name]
+            L.append(f"| {snr} | {label} | {pct(c['landmark_top1'])} | {pct(c['profile_top1'])} | "
+                     f"{c['right_landmarks_median']:.1f} | {c['landmark_margin_median']:.1f} | "
+                     f"{c['profile_margin_median']:.3f} |")
+    L.append("")
+    return L
+
+
 def phone_server_section(loads: list[dict], w) -> None:  # type: ignore[no-untyped-def]
     """``benchmarks.phone_server_load``: concurrent phone clients against one ``musicid serve``."""
     if not loads:
@@ -555,6 +604,8 @@ def main() -> int:
     w("\n*To best val. epoch* counts from the start of `train()` (dataset building included).\n")
     catalogue_section(w, next((r for r in results if r.get("kind") == "catalogue"), None))
 
+    for line in disk_section(next((r for r in results if r.get("kind") == "disk"), None)):
+        w(line)
     phone_server_section([r for r in results if r.get("kind") == "phone_server_load"], w)
     for line in continuous_section(results):
         w(line)

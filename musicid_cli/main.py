@@ -36,6 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
     remove.add_argument("id")
     library.add_parser("check", help="report songs or noise whose files went missing")
     library.add_parser("repair", help="set a damaged catalogue aside and rebuild it from the song files")
+    library.add_parser("compact", help="re-store songs kept by an earlier version as PCM (.npy) as Ogg Vorbis")
 
     noise = commands.add_parser("noise", help="ambient noise packs").add_subparsers(dest="action", required=True)
     nadd = noise.add_parser("add", help="import noise files, folders or .zip files")
@@ -171,6 +172,10 @@ def cmd_library_check(library: Library, args: argparse.Namespace) -> int:
     for problem in problems:
         print(problem)
     print("library is consistent" if not problems else f"{len(problems)} problems", file=sys.stderr)
+    legacy = len(library.legacy_songs())
+    if legacy:
+        print(f"{legacy} songs are stored in an earlier version's larger form (PCM .npy); "
+              "'musicid library compact' stores them in about a tenth of the space", file=sys.stderr)
     return 1 if problems else 0
 
 
@@ -181,6 +186,14 @@ def cmd_library_repair(library: Library, args: argparse.Namespace) -> int:
         print(f"  not kept: {item}")
     if report.removed_temporary:
         print(f"  removed {report.removed_temporary} temporary files left by an interrupted import")
+    return 0
+
+
+def cmd_library_compact(library: Library, args: argparse.Namespace) -> int:
+    before = len(library.legacy_songs())
+    with ProgressBar("Compacting songs") as bar:
+        converted = library.compact_songs(progress=bar.update)
+    print(f"{converted} of {before} songs stored in the earlier form were re-stored as Ogg Vorbis")
     return 0
 
 
@@ -341,6 +354,7 @@ COMMANDS: dict[tuple[str, Optional[str]], Callable[[Library, argparse.Namespace]
     ("library", "remove"): cmd_library_remove,
     ("library", "check"): cmd_library_check,
     ("library", "repair"): cmd_library_repair,
+    ("library", "compact"): cmd_library_compact,
     ("model", "check"): cmd_model_check,
     ("model", "fallback"): cmd_model_fallback,
     ("noise", "add"): cmd_noise_add,

@@ -5,10 +5,13 @@ Layout of the data folder::
     catalogue.sqlite        the list of songs and noise clips (SQLite, WAL; see ``catalogue``),
                             with -wal/-shm beside it while a process has it open
     catalogue.json.migrated the JSON catalogue of earlier versions, kept after its one-time import
-    songs/<id>.npy          decoded audio, float16 mono 22050 Hz: memory-mappable, so training
-                            reads random 5 s fragments without loading whole songs
+    songs/<id>.ogg          decoded audio as Ogg Vorbis, 22050 Hz mono (``audio.stored``): about
+                            0.3x the user's files, and seekable, so training reads random 5 s
+                            fragments without decoding whole songs
+    songs/<id>.npy          the float16 PCM earlier versions stored instead; read as before, and
+                            converted by ``compact_songs`` (``musicid library compact``)
     songs/<id>.json         the song's own record, so a damaged catalogue can be rebuilt
-    noise/<pack>/<id>.npy   decoded noise clips, same format
+    noise/<pack>/<id>.npy   decoded noise clips, float16 mono 22050 Hz (short: kept as PCM)
     noise/<pack>/<id>.json  the clip's own record, for the same reason
     index/                  each song's landmarks and tonal profiles (``song_index``): what
                             makes a song identifiable as soon as it is added
@@ -43,6 +46,7 @@ import numpy as np
 from filelock import FileLock, Timeout
 
 from musicid_core import diskspace, safezip
+from musicid_core.audio import stored
 from musicid_core.audio.decode import AUDIO_EXTENSIONS, estimated_seconds, is_audio_file, load_audio
 from musicid_core.catalogue import (
     CATALOGUE_FILE,
@@ -70,6 +74,8 @@ CATALOGUE_SCHEMA = SCHEMA_VERSION
 MIN_SONG_SECONDS = DEFAULT_FEATURES.fragment_samples / DEFAULT_FEATURES.sample_rate
 MIN_NOISE_SECONDS = 0.5
 DEFAULT_PACK = "default"
+NOISE_BYTES_PER_SECOND = DEFAULT_FEATURES.sample_rate * 2
+"""Noise clips stay float16 PCM (short clips, read whole by training's noise bank)."""
 
 
 @dataclass
@@ -159,8 +165,12 @@ class Library:
         return self.root / "models"
 
     def song_path(self, song: Song | str) -> Path:
+        """The song's stored audio: its ``.ogg``, else an earlier version's ``.npy``, else where
+        the ``.ogg`` goes (a missing file is reported by whoever reads it)."""
         song_id = song if isinstance(song, str) else song.id
-        return self.root / "songs" / f"{song_id}.npy"
+        current = self.root / "songs" / stored.stored_name(song_id)
+        legacy = current.with_suffix(stored.LEGACY_SUFFIX)
+        return legacy if not current.exists() and legacy.exists() else current
 
     def noise_path(self, clip: NoiseClip) -> Path:
         return self.root / "noise" / clip.pack / f"{clip.id}.npy"
@@ -185,8 +195,21 @@ class Library:
         return packs
 
     def song_audio(self, song: Song | str) -> np.ndarray:
-        """The song as a read-only float16 memory map (convert slices with ``astype``)."""
-        return self._load_npy(self.song_path(song), f"song {song if isinstance(song, str) else song.title!r}")
+        """The whole song, mono float32 at 22050 Hz (decoded; for fragments use ``song_reader``)."""
+        reader = self.song_reader(song)
+        try:
+            return reader.read()
+        except stored.StoredAudioError as exc:
+            raise self._audio_error(song, reader.path, str(exc)) from None
+
+    def song_reader(self, song: Song | str) -> stored.StoredAudio:
+        """The song read on demand: ``len()`` samples, and slices decoded as mono float32 at
+        22050 Hz, so training draws fragments from any number of songs in constant memory."""
+        path = self.song_path(song)
+        try:
+            return stored.StoredAudio(path)
+        except stored.StoredAudioError as exc:
+            raise self._audio_error(song, path, str(exc)) from None
 
     def noise_audio(self, clip: NoiseClip) -> np.ndarray:
         return self._load_npy(self.noise_path(clip), f"noise clip {clip.name!r}")
@@ -254,8 +277,10 @@ class Library:
                 raise LibraryError(f"no song with id {song_id!r} in the library (see 'musicid library list')")
             # The catalogue no longer names them; deleting after the write keeps a crash harmless.
             # The record goes first so that a later rebuild cannot bring a removed song back.
-            self.song_path(song_id).with_suffix(".json").unlink(missing_ok=True)
-            self.song_path(song_id).unlink(missing_ok=True)
+            audio = self.root / "songs" / stored.stored_name(song_id)
+            audio.with_suffix(".json").unlink(missing_ok=True)
+            audio.unlink(missing_ok=True)
+            audio.with_suffix(stored.LEGACY_SUFFIX).unlink(missing_ok=True)
         return removed
 
     def add_noise(
@@ -335,6 +360,41 @@ class Library:
             report.songs, report.noise = len(contents.songs), len(contents.noise)
         return report
 
+    def legacy_songs(self) -> list[Song]:
+        """Songs still stored as an earlier version's float16 ``.npy`` (see ``compact_songs``)."""
+        return [s for s in self.songs() if self.song_path(s).suffix == stored.LEGACY_SUFFIX]
+
+    def compact_songs(
+        self, progress: Optional[ProgressFn] = None, should_stop: Optional[ShouldStopFn] = None
+    ) -> int:
+        """Re-store every song kept as an earlier version's ``.npy`` as Ogg Vorbis (about a tenth
+        of the size); returns how many were converted. One song at a time, under the lock: the
+        ``.ogg`` is written atomically, then the ``.npy`` deleted, so a crash or a cancel leaves
+        every song readable (a song with both files reads its ``.ogg``), and running it again
+        carries on where it stopped. The catalogue is not changed: a song's id is its source's."""
+        progress, should_stop = or_default(progress, should_stop)
+        songs, converted = self.songs(), 0
+        for index, song in enumerate(songs):
+            if should_stop():
+                break
+            progress(index / max(len(songs), 1), f"Compacting {song.title}")
+            with self.locked():
+                current = self.root / "songs" / stored.stored_name(song.id)
+                legacy = current.with_suffix(stored.LEGACY_SUFFIX)
+                if not legacy.exists() or song.id not in {s.id for s in self.songs()}:
+                    continue  # already converted, or removed meanwhile
+                if not current.exists():
+                    audio = self.song_audio(song)  # a damaged .npy stops here with its message
+                    encoded = stored.encode_vorbis(audio)
+                    doing = f"compacting the audio of {song.title!r}"
+                    diskspace.ensure_free_space(self.root, len(encoded), doing=doing)
+                    with diskspace.translated(doing, self.root):
+                        atomic_write_bytes(current, encoded)
+                legacy.unlink()
+                converted += 1
+        progress(1.0, f"Compacted {converted} songs")
+        return converted
+
     @contextmanager
     def locked(self) -> Iterator[None]:
         try:
@@ -364,9 +424,11 @@ class Library:
             added=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
             artist=artist,
         )
-        diskspace.ensure_free_space(self.root, audio.size * 2, doing=f"importing {path.name}")
-        atomic_save_npy(self.song_path(song), audio.astype(np.float16))
-        atomic_write_bytes(self.song_path(song).with_suffix(".json"), _json_bytes(asdict(song)))
+        encoded = stored.encode_vorbis(audio)
+        diskspace.ensure_free_space(self.root, len(encoded), doing=f"importing {path.name}")
+        target = self.root / "songs" / stored.stored_name(song.id)
+        atomic_write_bytes(target, encoded)
+        atomic_write_bytes(target.with_suffix(".json"), _json_bytes(asdict(song)))
         with self._changing() as catalogue:
             if not catalogue.add_song(song):
                 return song.title  # another process added it meanwhile; its files are identical
@@ -428,9 +490,15 @@ class Library:
 
         def remove() -> None:
             item_id = _digest(source, str(source))[:12]
-            if not item_id or item_id in {s.id for s in self.songs()} | {c.id for c in self.noise_clips()}:
+            try:
+                named = {s.id for s in self.songs()} | {c.id for c in self.noise_clips()}
+            except diskspace.StorageError:
+                # The disk is too full even to read the catalogue (SQLite needs room for its
+                # shared-memory file): then no process could have committed the item either.
+                named = set()
+            if not item_id or item_id in named:
                 return
-            for path in (folder / f"{item_id}.npy", folder / f"{item_id}.json"):
+            for path in (folder / f"{item_id}{stored.SUFFIX}", folder / f"{item_id}.npy", folder / f"{item_id}.json"):
                 if path.exists() and path.stat().st_mtime >= started:
                     path.unlink(missing_ok=True)
 
@@ -504,17 +572,19 @@ class Library:
     def _songs_from_records(self, report: RepairReport) -> list[Song]:
         """Every song whose audio is intact, described by its record (or minimally without one)."""
         songs = []
-        for audio_path in sorted((self.root / "songs").glob("*.npy")):
-            song_id = audio_path.stem
+        folder = self.root / "songs"
+        stems = {p.stem for suffix in (stored.SUFFIX, stored.LEGACY_SUFFIX) for p in folder.glob(f"*{suffix}")}
+        for song_id in sorted(stems):
             if not is_item_id(song_id):
                 continue
-            problem = _npy_problem(audio_path)
+            audio_path = self.song_path(song_id)
+            record = _read_record(audio_path.with_suffix(".json"), song_from_entry)
+            problem = stored.problem(audio_path, record.duration if record is not None else None)
             if problem:
                 report.dropped.append(f"song {song_id}: {problem}")
                 continue
-            record = _read_record(audio_path.with_suffix(".json"), song_from_entry)
             if record is None or record.id != song_id:
-                seconds = round(_npy_length(audio_path) / DEFAULT_FEATURES.sample_rate, 2)
+                seconds = round(stored.StoredAudio(audio_path).seconds, 2)
                 record = Song(song_id, f"Recovered song {song_id}", "(recovered)", seconds, "", "")
             songs.append(record)
         return songs
@@ -541,7 +611,7 @@ class Library:
         ``report.dropped``)."""
         gone_songs, gone_noise = [], []
         for song in contents.songs:
-            problem = _npy_problem(self.song_path(song))
+            problem = stored.problem(self.song_path(song), song.duration)
             if problem:
                 report.dropped.append(f"song {song.title!r} ({song.id}): {problem}")
                 gone_songs.append(song)
@@ -569,6 +639,14 @@ class Library:
             except OSError:
                 continue
         return removed
+
+    @staticmethod
+    def _audio_error(song: Song | str, path: Path, problem: str) -> LibraryError:
+        what = f"song {song if isinstance(song, str) else song.title!r}"
+        if "missing" in problem:
+            return LibraryError(f"the audio of {what} is missing ({path}); remove it and add it again")
+        return LibraryError(f"the audio of {what} is unusable: {problem} ({path}); "
+                            "run 'musicid library repair', then add the song again")
 
     @staticmethod
     def _load_npy(path: Path, what: str) -> np.ndarray:
@@ -661,14 +739,18 @@ def _kept(report: ImportReport, what: str) -> str:
             "adds the rest and skips those already there")
 
 
-def _estimated_import_bytes(files: Iterable[Path], known: set[tuple[str, int]]) -> int:
-    """What importing ``files`` will store (float16 mono), leaving out files that look like songs
-    already there (same name and length): re-dropping a folder must not be refused for space."""
+def _estimated_import_bytes(
+    files: Iterable[Path], known: set[tuple[str, int]],
+    bytes_per_second: float = stored.ESTIMATED_BYTES_PER_SECOND,
+) -> int:
+    """What importing ``files`` will store (songs as Ogg Vorbis by default; noise passes float16's
+    2 bytes a sample), leaving out files that look like items already there (same name and
+    length): re-dropping a folder must not be refused for space."""
     total = 0
     for path in files:
         seconds = estimated_seconds(path)
         if seconds and (path.name, round(seconds)) not in known:
-            total += int(seconds * DEFAULT_FEATURES.sample_rate) * 2 + 4096
+            total += int(seconds * bytes_per_second) + 4096
     return total
 
 
@@ -678,7 +760,7 @@ def _estimated_noise_bytes(paths: Iterable[str | Path], known: set[tuple[str, in
     total, largest = 0, 0
     for path in expand_paths(_expand_zip_dirs(paths)):
         if path.suffix.lower() != ".zip":
-            total += _estimated_import_bytes([path], known)
+            total += _estimated_import_bytes([path], known, NOISE_BYTES_PER_SECOND)
             continue
         try:
             members = [m for m, reason in safezip.audio_members(path, AUDIO_EXTENSIONS) if reason is None]

@@ -39,6 +39,27 @@ def test_library_add_list_remove(tmp_path: Path, capsys: pytest.CaptureFixture[s
     assert "no song with id" in capsys.readouterr().err
 
 
+def test_library_check_and_compact_a_folder_of_an_earlier_version(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from musicid_core.library import Library
+    from musicid_core.storage import atomic_save_npy
+
+    data = tmp_path / "data"
+    library = Library(data)
+    song = library.add_songs([synth.write(tmp_path / "Old.wav", synth.song(1, seconds=6.0))]).added[0]
+    ogg = library.song_path(song)
+    atomic_save_npy(ogg.with_suffix(".npy"), library.song_audio(song).astype(np.float16))  # as stored before
+    ogg.unlink()
+    assert main(["--data-dir", str(data), "library", "check"]) == 0
+    assert "1 songs are stored in an earlier version's larger form" in capsys.readouterr().err
+    assert main(["--data-dir", str(data), "library", "compact"]) == 0
+    assert "1 of 1 songs" in capsys.readouterr().out
+    assert library.song_path(song) == ogg and ogg.exists() and not ogg.with_suffix(".npy").exists()
+    assert main(["--data-dir", str(data), "library", "check"]) == 0
+    assert "earlier version" not in capsys.readouterr().err
+
+
 def test_identify_in_an_empty_library_fails_with_one_line(tmp_path: Path) -> None:
     clip = synth.write(tmp_path / "clip.wav", synth.song(0, seconds=6.0))
     result = run("--data-dir", str(tmp_path / "empty"), "identify", str(clip))

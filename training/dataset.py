@@ -10,6 +10,8 @@ noise with no music at all, and synthesised tones and beeps, mixed the same way.
 The validation split is drawn from a separate random stream (other offsets, other noise draws),
 with held-out noise clips and held-out negative music where there are enough of them.
 
+Songs are read a fragment at a time from the library's Ogg Vorbis copies (``Library.song_reader``:
+a seek and ~5 s of decoding, a few ms), so no song is held in memory whatever the library size.
 Windows are written to a float16 memory-mapped file (57 songs × 200 examples ≈ 750 MB on disk),
 so memory stays at one batch whatever the library size; the reference kept 3 GB in RAM.
 Everything is seeded: the same seed and library give the same dataset.
@@ -22,7 +24,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Optional, Sequence
+from typing import Callable, Optional, Protocol, Sequence
 
 import numpy as np
 
@@ -61,8 +63,17 @@ class ExamplePlan:
     offsets: np.ndarray
 
 
+class Clip(Protocol):
+    """What a class's clips must offer: their length and contiguous slices (an array, a memory
+    map, or a song read on demand from the library's compressed copy, ``Library.song_reader``)."""
+
+    def __len__(self) -> int: ...
+
+    def __getitem__(self, index: slice) -> np.ndarray: ...
+
+
 def plan_examples(
-    class_clips: Sequence[Sequence[np.ndarray]], counts: Sequence[int], length: int, rng: np.random.Generator
+    class_clips: Sequence[Sequence[Clip]], counts: Sequence[int], length: int, rng: np.random.Generator
 ) -> ExamplePlan:
     """Random (class, clip, offset) for ``counts[c]`` examples of each class, shuffled."""
     classes = np.repeat(np.arange(len(counts)), counts)
@@ -73,7 +84,7 @@ def plan_examples(
     return ExamplePlan(classes[order], clips[order], offsets[order])
 
 
-def fragment_at(audio: np.ndarray, offset: int, length: int) -> np.ndarray:
+def fragment_at(audio: Clip, offset: int, length: int) -> np.ndarray:
     """``length`` samples from ``offset``, zero-padded if the clip is shorter."""
     fragment = np.asarray(audio[offset : offset + length], dtype=np.float32)
     if fragment.size < length:
@@ -90,7 +101,7 @@ def build_threads() -> int:
 
 def build_window_set(
     path: Path,
-    class_clips: Sequence[Sequence[np.ndarray]],
+    class_clips: Sequence[Sequence[Clip]],
     counts: Sequence[int],
     noise_clips: Sequence[np.ndarray],
     seed: int,
@@ -210,7 +221,7 @@ def build_datasets(
     songs = library.songs()
     if len(songs) < 2:
         raise LibraryError(f"training needs at least 2 songs; the library has {len(songs)}")
-    audio = [library.song_audio(s) for s in songs]
+    audio = [library.song_reader(s) for s in songs]  # read a fragment at a time: constant memory
     short = [s.title for s, a in zip(songs, audio) if len(a) < settings.fragment_samples]
     if short:
         raise LibraryError(f"these songs are shorter than 5 s and cannot be used: {', '.join(short)}")

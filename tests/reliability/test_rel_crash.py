@@ -32,6 +32,7 @@ from reliability_helpers import REPO, assert_library_intact, child_env, cli, cou
 LIBRARY_KILLS = 20
 NOISE_KILLS = 10
 TRAIN_KILLS = 2
+COMPACT_KILLS = 8
 
 
 def _songs(folder: Path, indices: range) -> list[Path]:
@@ -53,6 +54,36 @@ def test_kill_library_add_at_random_points(tmp_path: Path) -> None:
     subprocess.run(command, check=True, env=child_env(), capture_output=True)
     assert len(library.songs()) == 6
     assert_library_intact(library, kept)
+    assert not library.repair().changed
+
+
+def test_kill_library_compact_at_random_points(tmp_path: Path) -> None:
+    """Re-storing an earlier version's .npy songs as Ogg: a kill anywhere leaves every song
+    readable (its .npy, or its complete .ogg) and the next run finishes the job."""
+    from musicid_core.storage import atomic_save_npy
+
+    library = Library(tmp_path / "data")
+    songs = library.add_songs(_songs(tmp_path, range(6))).added
+    pcm = {s.id: library.song_audio(s).astype(np.float16) for s in songs}
+
+    def as_earlier_version() -> None:
+        for song in songs:
+            ogg = library.root / "songs" / f"{song.id}.ogg"
+            atomic_save_npy(ogg.with_suffix(".npy"), pcm[song.id])
+            ogg.unlink(missing_ok=True)
+
+    command = cli(library.root, "library", "compact")
+    as_earlier_version()
+    duration = timed(command)
+    assert library.legacy_songs() == []
+    rng = random.Random(8)
+    for _ in range(COMPACT_KILLS):
+        as_earlier_version()
+        run_and_kill(command, rng.uniform(0.2, duration))
+        assert_library_intact(library, set(pcm))
+    subprocess.run(command, check=True, env=child_env(), capture_output=True)
+    assert library.legacy_songs() == [] and not list((library.root / "songs").glob("*.npy"))
+    assert_library_intact(library, set(pcm))
     assert not library.repair().changed
 
 
@@ -155,7 +186,7 @@ def test_repair_without_records_and_with_damaged_audio(tmp_path: Path) -> None:
     library = Library(tmp_path / "data")
     songs = library.add_songs(_songs(tmp_path, range(3))).added
     library.song_path(songs[0]).with_suffix(".json").unlink()  # record lost: minimal entry
-    library.song_path(songs[1]).write_bytes(b"not an npy file")  # audio damaged: dropped, reported
+    library.song_path(songs[1]).write_bytes(b"not an ogg file")  # audio damaged: dropped, reported
     library.catalogue_path.write_bytes(b"{")
     report = library.repair()
     assert report.songs == 2 and len(report.dropped) == 1 and songs[1].id in report.dropped[0]
