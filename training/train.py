@@ -312,7 +312,7 @@ def fit(
             loss="sparse_categorical_crossentropy",
             metrics=["accuracy"],
         )
-    replicas = Replicas(chosen)
+    replicas = distribute.Steps(chosen, model)
     start = checkpointer.restore(model, batches) if checkpointer else ResumePoint()
     history = start.history
     best_weights, best_accuracy, best_epoch = start.best_weights, start.best_accuracy, start.best_epoch
@@ -330,7 +330,7 @@ def fit(
             if should_stop():
                 raise TrainingCancelled("training was cancelled; the previous model is still in use")
             x, y = batches.batch(index)
-            result = model.train_on_batch(*replicas.split(x, y), return_dict=True)
+            result = replicas.train_on_batch(x, y)
             loss, accuracy = float(result["loss"]), float(result["accuracy"])
             steps_done += 1
             rate = (time.monotonic() - started) / (steps_done - first_step)
@@ -381,27 +381,6 @@ def _single_device_float32(model: Any, build: Callable[[], Any], distributed: bo
         copy = build()
     copy.set_weights(model.get_weights())
     return copy
-
-
-class Replicas:
-    """Splits each batch between the strategy's replicas (several GPUs, or a cluster's workers,
-    which all read the same seeded batches and each take their rows), or passes it as is."""
-
-    def __init__(self, strategy: Any) -> None:
-        self.strategy = strategy
-        self.count = int(strategy.num_replicas_in_sync)
-        self.many = self.count > 1
-
-    def split(self, x: np.ndarray, y: np.ndarray) -> tuple[Any, Any]:
-        if not self.many:
-            return x, y
-
-        def part(array: np.ndarray) -> Any:
-            return self.strategy.experimental_distribute_values_from_function(
-                lambda context: array[context.replica_id_in_sync_group :: self.count]
-            )
-
-        return part(x), part(y)
 
 
 def _refreshed_statistics(model: Any, batches: "WindowBatches", should_stop: ShouldStopFn) -> None:
