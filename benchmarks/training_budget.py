@@ -31,7 +31,14 @@ from typing import Any
 import numpy as np
 
 from benchmarks.common import (
-    bench_cache, benchmark_corpus, command_line, library_split, machine, noise_split, peak_rss_mb, write_result,
+    bench_cache,
+    benchmark_corpus,
+    command_line,
+    library_split,
+    machine,
+    noise_split,
+    peak_rss_mb,
+    write_result,
 )
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")

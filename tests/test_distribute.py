@@ -10,8 +10,8 @@ import sys
 from pathlib import Path
 
 import pytest
-
 import synth
+
 from musicid_core.library import Library
 from musicid_core.models.store import current_bundle_path, load_bundle
 from training.distribute import Cluster, cluster
@@ -57,7 +57,8 @@ def test_two_local_workers_train_and_only_the_chief_saves(tmp_path: Path) -> Non
     shutil.copytree(first.root, tmp_path / "worker1")  # each worker has its own copy of the library
     env = {k: v for k, v in os.environ.items() if k != "TF_CONFIG"}
     env["PYTHONPATH"] = os.pathsep.join([str(REPO), env.get("PYTHONPATH", "")])
-    command = [*UNSHARE, sys.executable, str(DRIVER), "cluster", str(first.root), str(tmp_path / "worker1"), str(negatives)]
+    command = [*UNSHARE, sys.executable, str(DRIVER), "cluster", str(first.root), str(tmp_path / "worker1"),
+               str(negatives)]
     launched = subprocess.run(command, env=env, cwd=REPO, capture_output=True, text=True, timeout=TIMEOUT_S)
     assert launched.returncode == 0, launched.stderr[-3000:]
     results = json.loads(launched.stdout.splitlines()[-1])

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 import synth
+
 from musicid_core.config import DEFAULT_FEATURES
 from musicid_core.errors import ModelError
 from musicid_core.library import Library

@@ -30,18 +30,18 @@ import numpy as np
 
 from musicid_core import diskspace
 from musicid_core.config import DEFAULT_FEATURES, FeatureSettings
-from musicid_core.errors import LibraryError, TrainingCancelled
+from musicid_core.errors import TrainingCancelled
 from musicid_core.library import Library, songs_fingerprint
 from musicid_core.models.architectures import DEFAULT_ARCH, build_model
 from musicid_core.models.store import BundleMeta, SongLabel, bundle_bytes, save_bundle
 from musicid_core.progress import ShouldStopFn, never_stop
+from training import budget, distribute, precision, widen
+from training.batchnorm import refresh_batchnorm
+from training.checkpoint import Checkpointer, CheckpointError, ResumePoint
 from training.dataset import Datasets, WindowSet, build_datasets
 from training.fingerprints import build_index, calibrate_margin
 from training.metrics import calibrate_threshold, classification_metrics
-from training.batchnorm import refresh_batchnorm
-from training.checkpoint import Checkpointer, ResumePoint
 from training.noise_bank import load_negative_bank, load_noise_bank
-from training import budget, distribute, precision, widen
 
 log = logging.getLogger(__name__)
 
@@ -141,12 +141,11 @@ def _train(
     started = time.monotonic()
     here = distribute.cluster()
     if resume and here.count > 1:
-        raise LibraryError("'--resume' works on one machine only: a cluster's workers keep no checkpoints of their own")
-    start_from = None
-    if (options or TrainOptions()).warm_start:
-        start_from = widen.starting_point(library.models_dir, (options or TrainOptions()).arch, settings,
-                                          library.fingerprint())
-    options = resolved_options(options or TrainOptions(), len(library.songs()), start_from is not None)
+        raise CheckpointError("'--resume' works on one machine only: a cluster's workers keep no checkpoints")
+    chosen = options or TrainOptions()
+    start_from = (widen.starting_point(library.models_dir, chosen.arch, settings, library.fingerprint())
+                  if chosen.warm_start else None)
+    options = resolved_options(chosen, len(library.songs()), start_from is not None)
     checkpointer = Checkpointer.for_library(library, options, settings, resume)
     checkpointer.check()
     noise = load_noise_bank(library, options.noise_packs)
@@ -318,7 +317,9 @@ def fit(
     best_weights, best_accuracy, best_epoch = start.best_weights, start.best_accuracy, start.best_epoch
     started = time.monotonic()
     steps_done = first_step = start.steps_done
-    where = f"Training on {distribute.describe(chosen)}" + (", bfloat16" if options.precision == precision.MIXED_BFLOAT16 else "")
+    where = f"Training on {distribute.describe(chosen)}"
+    if options.precision == precision.MIXED_BFLOAT16:
+        where += ", bfloat16"
     if widened_from:
         where += f", from {widened_from} ({kept} of {len(data.songs)} songs kept)"
     report(TrainProgress("training", steps_done / total_steps, checkpointer.notice if start.epoch else where,

@@ -103,7 +103,8 @@ def _recut_output(old: list[np.ndarray], fresh: list[np.ndarray], mapping: list[
     old_kernel, old_bias = old
     kernel, bias = (np.array(w, copy=True) for w in fresh)
     if old_kernel.shape[0] != kernel.shape[0]:
-        raise ModelError(f"the previous output layer reads {old_kernel.shape[0]} features, the new one {kernel.shape[0]}")
+        raise ModelError(f"the previous output layer reads {old_kernel.shape[0]} features, "
+                         f"the new one {kernel.shape[0]}")
     inherited = [(new, old_col) for new, old_col in enumerate(mapping) if old_col is not None]
     for new, old_col in inherited:
         kernel[:, new] = old_kernel[:, old_col]
