@@ -66,8 +66,8 @@ def test_two_local_workers_train_and_only_the_chief_saves(tmp_path: Path) -> Non
         assert result["returncode"] == 0, result["output"][-3000:]
     outputs = [result["output"] for result in results]
     chief, other = (output.splitlines() for output in outputs)
-    assert "training|0|0|Training on worker 1 of 2, 2 replicas" in chief
-    assert "training|0|0|Training on worker 2 of 2, 2 replicas" in other
+    assert "training|1|0|Training on worker 1 of 2, 2 replicas" in chief
+    assert "training|1|0|Training on worker 2 of 2, 2 replicas" in other
     assert [line for line in other if line.startswith("training|2|4|Epoch 2/2, batch 4/4")]  # every step, both workers
     saved = current_bundle_path(first.models_dir)
     assert saved is not None and chief[-1] == f"DONE|{saved.name}|2"

@@ -322,8 +322,10 @@ def fit(
         where += ", bfloat16"
     if widened_from:
         where += f", from {widened_from} ({kept} of {len(data.songs)} songs kept)"
-    report(TrainProgress("training", steps_done / total_steps, checkpointer.notice if start.epoch else where,
-                         start.epoch, options.epochs))
+    if start.epoch:
+        report(TrainProgress("training", steps_done / total_steps, checkpointer.notice, start.epoch, options.epochs))
+    else:  # where and how this run trains, before its first batch
+        report(TrainProgress("training", 0.0, where, 1, options.epochs, 0, len(batches)))
     for epoch in range(start.epoch + 1, options.epochs + 1):
         model.reset_metrics()
         loss = accuracy = float("nan")
