@@ -250,7 +250,11 @@ def cmd_train(library: Library, args: argparse.Namespace) -> int:
         options.examples_per_song = args.examples_per_song
     with ProgressBar("Training") as bar:
         result = train(library, options, progress=bar.train_update, resume=args.resume)
-    print(f"saved model {result.bundle.name} after {result.epochs_run} epochs in {result.seconds / 60:.1f} min")
+    if result.bundle is None:  # a cluster worker that is not the chief (docs/training-at-scale.md)
+        print(f"this worker's part is done after {result.epochs_run} epochs; the chief saves the model")
+        return 0
+    widened = f", starting from {result.widened_from} ({result.kept_songs} songs kept)" if result.widened_from else ""
+    print(f"saved model {result.bundle.name} after {result.epochs_run} epochs in {result.seconds / 60:.1f} min{widened}")
     _print_metrics(result.metrics)
     if result.stale:
         print("note: songs were added or removed while training; this model does not know them — train again",

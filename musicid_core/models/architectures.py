@@ -54,7 +54,7 @@ def build_fast(
     )
     x = layers.Dropout(0.3, name="dropout")(x)
     x = layers.Dense(256, activation="relu", name="embedding")(x)
-    outputs = layers.Dense(n_classes, activation="softmax", name="song")(x)
+    outputs = layers.Dense(n_classes, activation="softmax", name="song", dtype="float32")(x)
     return keras.Model(inputs, outputs, name="musicid_fast")
 
 
@@ -73,7 +73,7 @@ def build_fc(n_classes: int, settings: FeatureSettings = DEFAULT_FEATURES) -> An
         x = layers.BatchNormalization()(x)
         x = layers.ReLU()(x)
         x = layers.Dropout(0.3)(x)
-    outputs = layers.Dense(n_classes, activation="softmax", name="song")(x)
+    outputs = layers.Dense(n_classes, activation="softmax", name="song", dtype="float32")(x)
     return keras.Model(inputs, outputs, name="musicid_fc")
 
 
@@ -100,7 +100,7 @@ def build_alexnet(n_classes: int, settings: FeatureSettings = DEFAULT_FEATURES) 
         x = layers.BatchNormalization()(x)
         x = layers.LeakyReLU(negative_slope=0.1)(x)
         x = layers.Dropout(0.5)(x)
-    outputs = layers.Dense(n_classes, activation="softmax", name="song")(x)
+    outputs = layers.Dense(n_classes, activation="softmax", name="song", dtype="float32")(x)
     return keras.Model(inputs, outputs, name="musicid_alexnet")
 
 
@@ -114,7 +114,7 @@ def build_resnet50(n_classes: int, settings: FeatureSettings = DEFAULT_FEATURES)
     )
     x = backbone(x)
     x = layers.Dropout(0.5, name="added_dropout")(x)
-    outputs = layers.Dense(n_classes, activation="softmax", name="song")(x)
+    outputs = layers.Dense(n_classes, activation="softmax", name="song", dtype="float32")(x)
     return keras.Model(inputs, outputs, name="musicid_resnet50")
 
 
@@ -131,7 +131,7 @@ def build_tiny(n_classes: int, settings: FeatureSettings = DEFAULT_FEATURES) -> 
         x = layers.ReLU()(x)
         x = layers.MaxPooling2D((2, 2))(x)
     x = layers.GlobalAveragePooling2D()(x)
-    outputs = layers.Dense(n_classes, activation="softmax", name="song")(x)
+    outputs = layers.Dense(n_classes, activation="softmax", name="song", dtype="float32")(x)
     return keras.Model(inputs, outputs, name="musicid_tiny")
 
 
