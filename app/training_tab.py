@@ -80,20 +80,23 @@ class TrainingTab(QWidget):
     # ----- layout
     def _build(self) -> None:
         arch, examples, epochs = self.settings.training_choice()
-        from training.train import DEFAULT_EPOCHS, DEFAULT_EXAMPLES_PER_SONG  # light: no TensorFlow here
-
         self.arch_combo = QComboBox()
         for name in ARCHITECTURES:
             self.arch_combo.addItem(ARCH_NOTES.get(name, name), name)
         self.arch_combo.setCurrentIndex(max(0, self.arch_combo.findData(arch or DEFAULT_ARCH)))
         self.examples_spin = QSpinBox()
-        self.examples_spin.setRange(8, 5000)
+        # 0 (shown as "Automatic") leaves the choice to training.budget, by the library's size.
+        self.examples_spin.setRange(0, 5000)
         self.examples_spin.setSingleStep(50)
-        self.examples_spin.setValue(examples or DEFAULT_EXAMPLES_PER_SONG)
+        self.examples_spin.setSpecialValueText("Automatic (by library size)")
+        self.examples_spin.setValue(examples if examples >= 8 else 0)
         self.examples_spin.setToolTip("Noisy 5-second fragments made from each song; more is slower and more robust")
         self.epochs_spin = QSpinBox()
-        self.epochs_spin.setRange(1, 200)
-        self.epochs_spin.setValue(epochs or DEFAULT_EPOCHS)
+        self.epochs_spin.setRange(0, 200)
+        self.epochs_spin.setSpecialValueText("Automatic (by library size)")
+        self.epochs_spin.setValue(max(epochs, 0))
+        self.epochs_spin.setToolTip("Passes over the examples; Automatic: fewer for a large library, and half "
+                                    "when the new model starts from the current one's weights")
         form = QFormLayout()
         form.addRow("Architecture:", self.arch_combo)
         form.addRow("Examples per song:", self.examples_spin)
@@ -235,9 +238,10 @@ class TrainingTab(QWidget):
         from training.train import TrainOptions
 
         options = TrainOptions(
-            arch=self.arch_combo.currentData(), epochs=self.epochs_spin.value(), examples_per_song=self.examples_spin.value()
+            arch=self.arch_combo.currentData(), epochs=self.epochs_spin.value() or None,
+            examples_per_song=self.examples_spin.value() or None,
         )
-        self.settings.set_training_choice(options.arch, options.examples_per_song, options.epochs)
+        self.settings.set_training_choice(options.arch, options.examples_per_song or 0, options.epochs or 0)
         library = self.library
 
         def job(state: TaskState) -> Any:
