@@ -11,7 +11,9 @@ impostor recordings matched against the side's library. Every verdict can then b
 offline in seconds. ``fit`` fits ``musicid_core.verdict``'s coefficients on the **tuning** side
 only, sets the probability threshold for >= 95 % rejection of unknown music on tuning-side
 recordings, and prints, for held-out and tuning side by side, right ``match`` by condition for
-the old and the fitted verdict, the reliability diagram and the trade-off curve.
+the old and the fitted verdict, the reliability diagram and the trade-off curve
+(``benchmarks/results/verdict-fit.md``). The tables are computed with the product's own
+``musicid_core.verdict`` and its shipped constants.
 """
 
 from __future__ import annotations
@@ -213,6 +215,7 @@ def report() -> str:
     lines += _condition_table(sides, rec, probabilities, tau)
     lines += [""] + _reliability(sides, rec, probabilities)
     lines += [""] + _tradeoff(sides, rec, probabilities, tau)
+    lines += [""] + _two_margins_tradeoff(sides, rec)
     return "\n".join(lines)
 
 
@@ -227,7 +230,8 @@ def _pct(x: float) -> str:
 
 def _label(condition: tuple) -> str:
     c, length, snr = condition
-    return f"{length}-s {snr:+d} dB" + (", ±1 % speed" if c == "drift" else "")
+    level = "0" if snr == 0 else f"{snr:+d}".replace("-", "−")
+    return f"{length}-s {level} dB" + (", ±1 % speed" if c == "drift" else "")
 
 
 def _condition_table(sides: dict, rec: dict, probabilities: dict, tau: float) -> list[str]:
@@ -283,6 +287,27 @@ def _tradeoff(sides: dict, rec: dict, probabilities: dict, tau: float) -> list[s
     return lines
 
 
+def _two_margins_tradeoff(sides: dict, rec: dict) -> list[str]:
+    """The old rule's own trade-off, both margins scaled by one factor: what it gives at the
+    fitted verdict's rejection."""
+    lines = ["| two margins x | right `match`, 10-s 0 dB | right `match`, 10-s −5 dB | right `match`, all plain | "
+             "unknown rejected, all | unknown rejected, worst condition |", "|---|---|---|---|---|---|"]
+    for factor in (0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0):
+        cells = {}
+        for name in ("held-out", "tuning"):
+            data, r = sides[name], rec[name]
+            enrolled = data["enrolled"].astype(bool)
+            accepted = (r["landmark"] >= factor) | (r["profile"] >= factor)
+            matched = r["right"] & accepted
+            worst = min(np.mean(~accepted[_cell(data, c) & ~enrolled]) for c in CONDITIONS)
+            cells[name] = (np.mean(matched[_cell(data, ("plain", 10, 0)) & enrolled]),
+                           np.mean(matched[_cell(data, ("plain", 10, -5)) & enrolled]),
+                           np.mean(matched[(data["condition"] == "plain") & enrolled]), np.mean(~accepted[~enrolled]), worst)
+        lines.append(f"| {factor:.1f}{' (shipped before)' if factor == 1.0 else ''} | " + " | ".join(
+            f"{_pct(h)} / {_pct(t)}" for h, t in zip(cells["held-out"], cells["tuning"])) + " |")
+    return lines
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("what", choices=["dump", "fit"])
@@ -292,7 +317,13 @@ def main(argv: list[str] | None = None) -> int:
         for side in args.side:
             dump(side)
         return 0
-    print(report())
+    from benchmarks.common import RESULTS, command_line, machine
+
+    text = report()
+    print(text)
+    out = RESULTS / "verdict-fit.md"
+    out.write_text(f"<!-- {command_line()}; {machine()} -->\n{text}\n", encoding="utf-8")
+    print("wrote", out)
     return 0
 
 

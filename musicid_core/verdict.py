@@ -101,3 +101,12 @@ def _lead(values: np.ndarray, top: int) -> float:
     if values.size < 2:
         return float(values[top]) if values.size else 0.0
     return float(values[top] - np.max(np.delete(values, top)))
+
+
+def impostor_probability(found: FingerprintMatch, fingerprint_margin: float, profile_margin: float) -> float:
+    """The strongest claim a recording heard without the network can make: the probability of the
+    landmarks' top song or of the profiles' top song, whichever is higher. The calibration's
+    impostor recordings are kept as analyses only, so this is how the operating point's rejection
+    is measured on them (``training.fingerprints.calibrate_margin``)."""
+    tops = {found.best} | ({found.profiles.best} if found.profiles is not None else set())
+    return max(probability(evidence(top, found, fingerprint_margin, profile_margin)) for top in tops)

@@ -78,3 +78,24 @@ def test_without_profiles_the_landmarks_alone_can_still_answer() -> None:
     found = _found([1, 60, 2, 0], None)
     result = decide(FLAT_NETWORK, LABELS, 0.5, landmarks=found, fingerprint_threshold=12)
     assert result.best.song.title == "song1" and result.verdict == "match" and result.profile_margin is None
+
+
+def test_the_calibration_measures_the_operating_point_and_the_margins_keep_it(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import json
+
+    import synth
+    from musicid_core.library import Library
+    from musicid_core.song_index import MARGINS_FILE, Margins, SongIndex
+    from training.fingerprints import calibrate_margin
+
+    index = fp.FingerprintIndex.build(synth.song(i, seconds=12.0) for i in range(3))
+    found = calibrate_margin(index, [synth.noise(70 + i, seconds=12.0) for i in range(2)], [], seed=0)
+    assert 0.0 <= found["verdict_impostors_rejected"] <= 1.0
+
+    songs = SongIndex(Library(tmp_path / "data"))
+    songs.folder.mkdir(parents=True, exist_ok=True)
+    songs.save_margins(Margins(12.0, 0.1, 3, found["verdict_impostors_rejected"]))
+    assert songs.margins() == Margins(12.0, 0.1, 3, found["verdict_impostors_rejected"])
+    # Margins stored before the operating point was measured still load, without it.
+    (songs.folder / MARGINS_FILE).write_text(json.dumps({"fingerprint_margin": 9, "profile_margin": 0.2, "songs": 4}))
+    assert songs.margins() == Margins(9.0, 0.2, 4, None)
