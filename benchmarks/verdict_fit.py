@@ -216,6 +216,7 @@ def report() -> str:
     lines += [""] + _reliability(sides, rec, probabilities)
     lines += [""] + _tradeoff(sides, rec, probabilities, tau)
     lines += [""] + _two_margins_tradeoff(sides, rec)
+    lines += [""] + _combination_grid(sides["tuning"])
     return "\n".join(lines)
 
 
@@ -305,6 +306,29 @@ def _two_margins_tradeoff(sides: dict, rec: dict) -> list[str]:
                            np.mean(matched[(data["condition"] == "plain") & enrolled]), np.mean(~accepted[~enrolled]), worst)
         lines.append(f"| {factor:.1f}{' (shipped before)' if factor == 1.0 else ''} | " + " | ".join(
             f"{_pct(h)} / {_pct(t)}" for h, t in zip(cells["held-out"], cells["tuning"])) + " |")
+    return lines
+
+
+def _combination_grid(data: dict) -> list[str]:
+    """Issue 15, point 2, the cheap part: would other weights of the ranking's combination
+    (``recognizer._with_landmarks``: ln p_network + landmarks + 300 x similarity) rank the
+    tuning side's enrolled recordings better? Tuning side only, all conditions."""
+    from musicid_core.recognizer import PROBABILITY_FLOOR, PROFILE_WEIGHT
+
+    enrolled = data["enrolled"].astype(bool)
+    n = data["counts"].shape[1]
+    log_network = np.log(data["network"][enrolled, :n] + PROBABILITY_FLOOR)
+    counts, similarity, truth = data["counts"][enrolled].astype(np.float64), data["similarity"][enrolled], data["truth"][enrolled]
+    lines = [f"ranking on the tuning side ({int(enrolled.sum())} enrolled recordings), ranked first by weights "
+             f"(network per nat, landmark, profile per unit; shipped 1, 1, {PROFILE_WEIGHT:g}):",
+             "| network | landmark | profile 100 | profile 200 | profile 300 | profile 500 |", "|---|---|---|---|---|---|"]
+    for network_weight in (0.5, 1.0, 2.0, 3.0):
+        for landmark_weight in (0.5, 1.0):
+            cells = []
+            for profile_weight in (100.0, 200.0, 300.0, 500.0):
+                score = network_weight * log_network + landmark_weight * counts + profile_weight * similarity
+                cells.append(_pct(float(np.mean(score.argmax(axis=1) == truth))))
+            lines.append(f"| {network_weight:g} | {landmark_weight:g} | " + " | ".join(cells) + " |")
     return lines
 
 

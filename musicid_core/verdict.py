@@ -5,8 +5,8 @@ led the runner-up by the library's calibrated ``fingerprint_margin`` in aligned 
 its ``profile_margin`` in tonal-profile similarity, each set above the 99th percentile of foreign
 recordings' margins. Each test alone had to reject nearly all foreign music, so together they
 were far more cautious than needed: on music never tuned on (``benchmarks/RESULTS.md``, "Verdict")
-they rejected every unknown recording but turned a third of the right answers at 0 dB into
-"unknown". A recording with a fair lead in *both* checks is much stronger evidence than either
+they rejected every unknown recording but turned a quarter of the right answers at 10-s 0 dB,
+and half at -5 dB, into "unknown". A recording with a fair lead in *both* checks is much stronger evidence than either
 lead alone, which two separate thresholds cannot express.
 
 Evidence (``Evidence``): the top song's lead over the best other song in aligned landmarks and in
@@ -50,7 +50,8 @@ calibration's 162 impostor recordings matched against the tuning library were >=
 (at least 96.2 % and 96.9 %). Set on those, not on the held-out side."""
 LEAD_CAP = 4.0
 """Leads are counted up to this many calibrated margins: beyond it a check is certain already, and
-an unbounded lead of one check must not buy a contradicting other check's vote."""
+an unbounded lead of one check must not buy a contradicting other check's vote. The tuning fit
+gave the same coefficients (to 0.01) for caps of 2 to 10 margins."""
 NETWORK_CAP = math.log(57)
 """The network's belief is counted between -ln 57 and ln 57 nats, the range the fit saw (57 songs:
 certainty about one song is ln 57 above an even share); in a larger library a surer network must
