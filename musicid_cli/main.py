@@ -329,8 +329,9 @@ def _print_operating_point(rejected: Optional[float], impostors: Optional[int], 
 
     count = f" {impostors}" if impostors else ""
     measured = (f"; with these margins it answers unknown to {rejected:.1%} of the calibration's{count} "
-                f"foreign recordings" if rejected is not None else "; its rejection was not measured for these margins")
-    print(f"verdict{whose}: match when the top song is right with probability >= {verdict.THRESHOLD:.1%} (the "
+                f"foreign recordings" if rejected is not None
+                else "; its rejection was not measured for these margins (set before the verdict was fitted)")
+    print(f"verdict{whose}: match when the top song is right with probability >= {verdict.THRESHOLD:.2%} (the "
           f"threshold set for >= 95 % rejection of unknown music, each margin counted as a unit of lead){measured}")
 
 
