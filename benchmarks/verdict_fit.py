@@ -2,6 +2,7 @@
 
     python -m benchmarks.verdict_fit dump [--side tuning held-out]   # evidence of every recording
     python -m benchmarks.verdict_fit fit                              # fit on tuning, report both
+    python -m benchmarks.verdict_fit check [--side held-out]          # identify() = the recomputation?
 
 ``dump`` runs each side's recordings of ``benchmarks.by_source`` (cached models and recordings)
 once through the recogniser's two evidence sources, the network's averaged window probabilities
@@ -332,14 +333,44 @@ def _combination_grid(data: dict) -> list[str]:
     return lines
 
 
+def check(side_name: str, count: int = 40) -> tuple[int, int]:
+    """Whether the product's ``Recognizer.identify`` gives, for ``count`` random recordings of a
+    side, the top song, confidence and verdict that the offline recomputation gives."""
+    from benchmarks.by_source import SIDES, build_queries, side_songs, trained_library
+    from benchmarks.corpus import HELD_OUT_SONG_PACKAGES, SONG_PACKAGES, ensure_corpus
+    from musicid_core import verdict
+    from musicid_core.recognizer import Recognizer
+
+    side = SIDES[side_name]
+    enrolled, unknown = side_songs(side, ensure_corpus(packages=SONG_PACKAGES + HELD_OUT_SONG_PACKAGES))
+    bundle, _, _ = trained_library(side, enrolled)
+    queries = build_queries(side, enrolled, unknown, argparse.Namespace(excerpts=1, unknown_excerpts=2))
+    r = recomputed(load(side_name))
+    recognizer = Recognizer(bundle)
+    agree = 0
+    picked = np.random.default_rng(1).choice(len(queries["song"]), count, replace=False)
+    for i in picked:
+        audio = queries["audio"][queries["start"][i] : queries["start"][i] + queries["size"][i]].astype(np.float32)
+        result = recognizer.identify(audio)
+        p = verdict.probability(verdict.Evidence(r["landmark"][i], r["profile"][i], r["belief"][i]))
+        same_top = recognizer.labels.index(result.best.song) == r["top"][i]
+        agree += bool(same_top and abs(result.confidence - p) < 1e-6 and (result.verdict == "match") == (p >= verdict.THRESHOLD))
+    return agree, count
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("what", choices=["dump", "fit"])
+    parser.add_argument("what", choices=["dump", "fit", "check"])
     parser.add_argument("--side", nargs="+", default=["tuning", "held-out"])
     args = parser.parse_args(argv)
     if args.what == "dump":
         for side in args.side:
             dump(side)
+        return 0
+    if args.what == "check":
+        for side in args.side:
+            agree, tried = check(side)
+            print(f"[{side}] Recognizer.identify gave the recomputed top song, confidence and verdict for {agree} of {tried}")
         return 0
     from benchmarks.common import RESULTS, command_line, machine
 
