@@ -539,7 +539,7 @@ class ListenTab(QWidget):
         self.results.show_identification(result, True, seconds)
         if early:
             self.results.detail.setText(self.results.detail.text() + " · answered early: the evidence was clear")
-        entry = self.history.add(result.best.song.title, result.best.score, result.verdict, source)
+        entry = self.history.add(result.best.song.title, result.certainty, result.verdict, source)
         self.history_view.prepend(entry)
         self.identified.emit(result)
 

@@ -35,6 +35,7 @@ from app.errors import show_error, user_message
 from app.model_service import ModelService
 from app.settings import Settings
 from app.workers import TaskHandle, TaskState, run_task
+from musicid_core import verdict
 from musicid_core.errors import TrainingCancelled
 from musicid_core.library import Library
 from musicid_core.models.architectures import ARCHITECTURES, DEFAULT_ARCH
@@ -217,12 +218,13 @@ class TrainingTab(QWidget):
             value = meta.metrics.get(key)
             label.setText(f"{value:.1%}" if isinstance(value, (int, float)) and math.isfinite(value) else "—")
         profiles = (
-            f", or when its tonal profile matches the recording by {meta.profile_margin:.2f} more than any other's"
-            if meta.profile_margin > 0 else ""
+            f", by how much better its tonal profile matches the recording than any other's (in steps of "
+            f"{meta.profile_margin:.2f})" if meta.profile_margin > 0 else ""
         )
         self.landmark_label.setText(
-            f"Landmarks of every song are indexed: an answer is a match when at least {meta.fingerprint_margin:.0f} "
-            f"more of them line up with the top song than with any other{profiles}."
+            f"Landmarks of every song are indexed: an answer is a match when the top song is right with probability "
+            f"{verdict.THRESHOLD:.2%} or more, judged by how many more landmarks line up with it than with any other "
+            f"(in steps of {meta.fingerprint_margin:.0f}){profiles}, and by the network's belief."
             if meta.fingerprints_sha256 else
             "No landmark index (a model from an earlier version): answers rest on the network alone. Train again to add it."
         )

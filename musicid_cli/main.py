@@ -289,6 +289,7 @@ def cmd_identify(library: Library, args: argparse.Namespace) -> int:
 
 def cmd_evaluate(library: Library, args: argparse.Namespace) -> int:
     from musicid_core.models.store import current_bundle_path, read_meta
+    from musicid_core.song_index import SongIndex
 
     bundle = current_bundle_path(library.models_dir)
     if bundle is None:
@@ -298,6 +299,11 @@ def cmd_evaluate(library: Library, args: argparse.Namespace) -> int:
     print(f"model {bundle.name}: {meta.arch}, trained {meta.trained_at}, {meta.epochs} epochs, "
           f"{meta.examples_per_song} examples per song, {meta.train_seconds / 60:.1f} min")
     _print_metrics(meta.metrics)
+    margins = SongIndex(library).margins()
+    if margins is not None:
+        print(f"verdict for the library's {margins.songs} songs (used instead of the model's): landmark margin "
+              f"{margins.fingerprint_margin:.0f}, profile margin {margins.profile_margin:.3f}")
+        _print_operating_point(margins.impostors_rejected, None, " for the library")
     if stale:
         print("note: songs were added or removed since this model was trained; train again", file=sys.stderr)
     return 0
@@ -334,6 +340,18 @@ def _listen(library: Library, args: argparse.Namespace) -> int:
     return cmd_listen(library, args)
 
 
+def _print_operating_point(rejected: Optional[float], impostors: Optional[int], whose: str = "") -> None:
+    """The verdict's calibrated operating point (``musicid_core.verdict``)."""
+    from musicid_core import verdict
+
+    count = f" {impostors}" if impostors else ""
+    measured = (f"; with these margins it answers unknown to {rejected:.1%} of the calibration's{count} "
+                f"foreign recordings" if rejected is not None
+                else "; its rejection was not measured for these margins (set before the verdict was fitted)")
+    print(f"verdict{whose}: match when the top song is right with probability >= {verdict.THRESHOLD:.2%} (the "
+          f"threshold set for >= 95 % rejection of unknown music, each margin counted as a unit of lead){measured}")
+
+
 def _print_metrics(metrics: dict[str, Any]) -> None:
     names = [("accuracy", "accuracy"), ("precision", "precision"), ("roc_auc", "ROC AUC"), ("top5", "top-5")]
     print("validation: " + ", ".join(f"{label} {metrics[key]:.1%}" if key != "roc_auc" else f"{label} {metrics[key]:.3f}"
@@ -343,9 +361,11 @@ def _print_metrics(metrics: dict[str, Any]) -> None:
               f"{metrics.get('fingerprint_impostor_p99', 0):.1f} at the 99th percentile, "
               f"{metrics.get('fingerprint_impostor_max', 0):.0f} at most, over {metrics['fingerprint_impostors']:.0f})")
     if "profile_margin" in metrics:
-        print(f"verdict: or profile margin {metrics['profile_margin']:.3f} (foreign recordings reached "
+        print(f"verdict: profile margin {metrics['profile_margin']:.3f} (foreign recordings reached "
               f"{metrics.get('profile_impostor_p99', 0):.3f} at the 99th percentile, "
               f"{metrics.get('profile_impostor_max', 0):.3f} at most)")
+    if "fingerprint_margin" in metrics:
+        _print_operating_point(metrics.get("verdict_impostors_rejected"), int(metrics.get("fingerprint_impostors", 0)))
     if "threshold" in metrics and "unknown_rejected" in metrics:
         label = "network-only verdict" if "fingerprint_margin" in metrics else "verdict"
         print(f"{label}: threshold {metrics['threshold']:.3f}; held-out strangers answered unknown "

@@ -18,11 +18,14 @@ The "not in your library" hypothesis is credited with the runner-up song's landm
 similarity, which is what chance gives a foreign recording. Ties in that evidence leave the CNN's
 order; a clear winner overrides it.
 
-Verdict, with a fingerprint index: ``match`` when the top song leads the runner-up by the bundle's
-calibrated ``fingerprint_margin`` in aligned landmarks, or by its ``profile_margin`` in profile
-similarity (``training.fingerprints``). Benchmarks showed the CNN alone cannot reject unknown
-music (about half of it passed any threshold that kept most right answers), while a recording
-that is not in the library lines up with no song.
+Verdict, with a fingerprint index: ``match`` when the probability that the top song is right,
+given its leads in aligned landmarks and in profile similarity over every other song, each
+measured in the library's calibrated margins (``fingerprint_margin``, ``profile_margin``:
+``training.fingerprints``), reaches ``verdict.THRESHOLD`` (``musicid_core.verdict``, fitted on
+the by-source benchmark's tuning side). That probability is the answer's ``confidence``.
+Benchmarks showed the CNN alone cannot reject unknown music (about half of it passed any
+threshold that kept most right answers), while a recording that is not in the library lines up
+with no song.
 
 Verdict, without an index (bundles trained before it existed): the
 model has one output more than songs, "not in your library", trained on real music that is
@@ -49,6 +52,7 @@ import numpy as np
 
 from musicid_core.audio.decode import SILENCE_RMS
 from musicid_core.config import DEFAULT_FEATURES, FeatureSettings
+from musicid_core import verdict as verdicts
 from musicid_core.errors import ModelError, MusicIdError
 from musicid_core.features import recording_windows
 from musicid_core.fingerprint import FingerprintMatch
@@ -92,15 +96,24 @@ class Identification:
     """Aligned landmarks of the top song beyond the runner-up's; None without a landmark index."""
     profile_margin: Optional[float] = None
     """Tonal-profile similarity of the top song beyond the runner-up's; None without profiles."""
+    confidence: Optional[float] = None
+    """How sure the verdict is of the top song: with a fingerprint index, the probability that it
+    is right (``musicid_core.verdict``); without one, its ensemble score."""
 
     @property
     def best(self) -> Match:
         return self.matches[0]
 
+    @property
+    def certainty(self) -> float:
+        """What to show as the answer's confidence: ``confidence``, else the top song's score."""
+        return self.confidence if self.confidence is not None else self.best.score
+
     def to_json(self, file: str) -> dict[str, Any]:
         return {
             "file": file,
             "verdict": self.verdict,
+            "confidence": None if self.confidence is None else round(self.confidence, 4),
             "matches": [{"title": m.song.title, "source": m.song.source, "score": round(m.score, 6)} for m in self.matches],
         }
 
@@ -229,6 +242,7 @@ def decide(
     songs = probabilities[:, : len(labels)]
     unknown = probabilities[:, len(labels)] if probabilities.shape[1] > len(labels) else np.zeros(len(probabilities))
     scores = songs.mean(axis=0)
+    network = scores
     unknown_score = float(unknown.mean())
     if landmarks is not None:
         scores, unknown_score = _with_landmarks(scores, unknown_score, landmarks)
@@ -237,16 +251,16 @@ def decide(
     agreement = float(np.mean(probabilities.argmax(axis=1) == top))
     profiles = landmarks.profiles if landmarks is not None else None
     if landmarks is not None:
-        confident = landmarks.best == top and landmarks.margin >= fingerprint_threshold
-        if profiles is not None and profile_threshold > 0:
-            confident = confident or (profiles.best == top and profiles.margin >= profile_threshold)
+        confidence = verdicts.probability(verdicts.evidence(top, landmarks, fingerprint_threshold, profile_threshold, network))
+        confident = verdicts.is_match(confidence)
     else:
+        confidence = float(scores[top])
         confident = scores[top] >= threshold and scores[top] > unknown_score and agreement >= MIN_AGREEMENT
     matches = [Match(labels[i], float(scores[i])) for i in order]
     return Identification(
         "match" if confident else "unknown", matches, len(probabilities), agreement, unknown_score,
         landmarks.margin if landmarks is not None else None,
-        round(profiles.margin, 4) if profiles is not None else None,
+        round(profiles.margin, 4) if profiles is not None else None, confidence,
     )
 
 

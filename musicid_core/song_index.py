@@ -81,6 +81,9 @@ class Margins:
     profile_margin: float
     songs: int
     """How many songs the library had when they were calibrated."""
+    impostors_rejected: Optional[float] = None
+    """Share of the calibration's impostor recordings the verdict rejects with these margins
+    (None for margins stored before it was measured)."""
 
 
 @dataclass
@@ -191,6 +194,8 @@ class SongIndex:
 
     def save_margins(self, margins: Margins) -> None:
         data = {"fingerprint_margin": margins.fingerprint_margin, "profile_margin": margins.profile_margin, "songs": margins.songs}
+        if margins.impostors_rejected is not None:
+            data["impostors_rejected"] = margins.impostors_rejected
         atomic_write_bytes(self.folder / MARGINS_FILE, json.dumps(data, indent=1).encode())
 
     # ----- reading
@@ -198,8 +203,10 @@ class SongIndex:
         """The calibrated margins, or None when never calibrated or unreadable (callers fall back)."""
         try:
             data = json.loads((self.folder / MARGINS_FILE).read_text(encoding="utf-8"))
-            margins = Margins(float(data["fingerprint_margin"]), float(data["profile_margin"]), int(data["songs"]))
-        except (OSError, ValueError, KeyError, TypeError):
+            rejected = data.get("impostors_rejected")
+            margins = Margins(float(data["fingerprint_margin"]), float(data["profile_margin"]), int(data["songs"]),
+                              None if rejected is None else float(rejected))
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
             return None
         if not (np.isfinite(margins.fingerprint_margin) and np.isfinite(margins.profile_margin)) or margins.songs < 0:
             return None

@@ -115,7 +115,8 @@ def test_evaluate_prints_metrics(trained_library) -> None:  # type: ignore[no-un
     library, _ = trained_library
     result = run("--data-dir", str(library.root), "evaluate")
     assert result.returncode == 0
-    for word in ("accuracy", "precision", "ROC AUC", "top-5", "landmark margin", "profile margin"):
+    for word in ("accuracy", "precision", "ROC AUC", "top-5", "landmark margin", "profile margin",
+                 "match when the top song is right with probability", "answers unknown to"):
         assert word in result.stdout
 
 

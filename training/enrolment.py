@@ -115,7 +115,8 @@ def recalibrate_if_needed(
     if progress is not None:
         progress(f"Calibrating the verdict for {songs} songs")
     found = calibrate_margin(snapshot.fingerprints, [], [], queries=cached_impostor_queries(library, negatives_dir))
-    margins = Margins(found["fingerprint_margin"], found.get("profile_margin", 0.0), len(snapshot.labels))
+    margins = Margins(found["fingerprint_margin"], found.get("profile_margin", 0.0), len(snapshot.labels),
+                      found.get("verdict_impostors_rejected"))
     index.save_margins(margins)
     log.info("verdict margins calibrated for %d songs: %s", margins.songs, found)
     return margins

@@ -17,6 +17,7 @@ from typing import Callable, Optional, Sequence
 
 import numpy as np
 
+from musicid_core import verdict
 from musicid_core.errors import TrainingCancelled
 from musicid_core.fingerprint import SAMPLE_RATE, FingerprintIndex, QueryAnalysis, analyse_query
 from musicid_core.library import Library, Song
@@ -80,11 +81,14 @@ def calibrate_margin(
     index: FingerprintIndex, negatives: Sequence[np.ndarray], noise: Sequence[np.ndarray], seed: int = 0,
     queries: Optional[Sequence[QueryAnalysis]] = None,
 ) -> dict[str, float]:
-    """``fingerprint_margin`` and ``profile_margin`` (the verdict thresholds) and the impostor
-    margins they were set from; ``queries``: ``impostor_queries`` made already."""
-    margins, profile_margins = [], []
+    """``fingerprint_margin`` and ``profile_margin`` (the units the verdict measures leads in,
+    ``musicid_core.verdict``), the impostor margins they were set from, and the share of the
+    impostors the verdict rejects with them (``verdict_impostors_rejected``); ``queries``:
+    ``impostor_queries`` made already."""
+    margins, profile_margins, matched = [], [], []
     for query in impostor_queries(negatives, noise, seed) if queries is None else queries:
         found = index.match_query(query)
+        matched.append(found)
         margins.append(found.margin)
         if found.profiles is not None:
             profile_margins.append(found.profiles.margin)
@@ -105,4 +109,9 @@ def calibrate_margin(
             "profile_impostor_p99": percentile,
             "profile_impostor_max": float(max(profile_margins)),
         })
+    if matched:
+        # The operating point these margins give the verdict: how many impostors it rejects.
+        claims = [verdict.impostor_probability(found, result["fingerprint_margin"], result.get("profile_margin", 0.0))
+                  for found in matched]
+        result["verdict_impostors_rejected"] = float(np.mean(np.array(claims) < verdict.THRESHOLD))
     return result

@@ -75,6 +75,7 @@ class ResultsView(QWidget):
         )
         self.detail.setText(
             f"{state} · {seconds:.1f} s analysed {network}"
+            + (f" · {result.confidence:.0%} likely right" if result.confidence is not None and result.fingerprint_margin is not None else "")
             + (f" · landmark margin {result.fingerprint_margin}" if result.fingerprint_margin is not None else "")
             + (f" · profile margin {result.profile_margin:.2f}" if result.profile_margin is not None else "")
         )

@@ -39,7 +39,7 @@ class TimelineView(QTableWidget):
         playing = entry.ended is None
         answer = entry.display_answer
         if entry.verdict == "match":
-            answer += f"  ({entry.identification.best.score:.0%})"
+            answer += f"  ({entry.identification.certainty:.0%})"
         texts = (clock(entry, entry.started), clock(entry, entry.ended), answer)
         length = (entry.ended - entry.started) if entry.ended is not None else None
         tip = (f"{entry.display_answer}\nfrom {entry.source}"
