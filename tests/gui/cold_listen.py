@@ -25,9 +25,10 @@ def main(delay: float, runtime: str, timeout: float) -> int:
     if runtime == "keras":
         import functools
 
-        from musicid_core.models import current, store
+        from musicid_core.models import store
 
-        current.load_bundle = functools.partial(store.load_bundle, keras=True)  # type: ignore[assignment]
+        # load_current (what CurrentRecognizer loads through) looks load_bundle up in its module.
+        store.load_bundle = functools.partial(store.load_bundle, keras=True)  # type: ignore[assignment]
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
 
