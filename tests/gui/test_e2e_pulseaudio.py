@@ -37,7 +37,10 @@ def test_listen_identifies_a_song_played_through_pulseaudio(
     result = blocker.args[0]
     assert result.best.song.title == "song3", [(m.song.title, round(m.score, 3)) for m in result.matches]
     assert tab.results.ranked_titles()[0] == "song3"
-    assert tab.spectrogram.mel.frames > 200  # the live display saw the audio arrive
+    # The live display saw the audio arrive: most of the 3 s (153 frames) a listen hears before its
+    # first answer (the display may trail the recogniser by a few blocks); a clear song is answered
+    # early, so not necessarily the whole 9 s.
+    assert tab.spectrogram.mel.frames >= 100
 
 
 def _check_timeline(got: list[tuple[str, float, float]], truth: list[tuple[str, float, float]], lag: float) -> None:
