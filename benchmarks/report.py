@@ -668,7 +668,7 @@ def main() -> int:
     }
     todo = [cmd for arch, cmd in not_run.items() if not runs.get(arch)]
     if 72 not in {r["songs"] for r in scale_points}:
-        todo.append("python -m benchmarks.scale --sizes all")
+        todo.append("python -m benchmarks.scale_training --sizes all")
     w("\nThe alexnet and resnet50 budgets are reduced because they are 5-25x slower per sample on this "
       "CPU, so their figures are budget-limited, not the architectures' best.\n")
     if todo:

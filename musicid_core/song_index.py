@@ -15,6 +15,11 @@ Layout, inside the data folder::
                           with the analysis parameters they were made with
     index/margins.json    verdict margins calibrated for the library's songs
                           (``training.enrolment``), with the number of songs they were set for
+    index/packs/          for a library of more than ``PACKED_ABOVE`` songs: the same analyses
+                          gathered into memory-mapped packs (``musicid_core.index_pack``), which
+                          a recording is matched through with a shortlist
+                          (``musicid_core.shortlisted_index``); the per-song files stay the
+                          source every pack is made (and remade) from
 
 An analysis made with other parameters (an upgrade changed the landmark scheme) or damaged on
 disk is treated as missing and made again by ``update``; nothing is ever matched against it.
@@ -32,12 +37,15 @@ from typing import Iterable, Optional
 
 import numpy as np
 
-from musicid_core import diskspace, fingerprint, tonal_profile
+from musicid_core import diskspace, fingerprint, index_pack, tonal_profile
 from musicid_core.catalogue import Song
 from musicid_core.errors import MusicIdError
-from musicid_core.fingerprint import PEAKS_PER_SECOND, FingerprintIndex, Landmarks, landmarks
+from musicid_core.fingerprint import PEAKS_PER_SECOND, FingerprintIndex, Landmarks, RecordingMatcher, landmarks
 from musicid_core.library import Library, songs_fingerprint
 from musicid_core.models.store import SongLabel
+from musicid_core import shortlist
+from musicid_core.shortlist import song_summaries
+from musicid_core.shortlisted_index import ShortlistedIndex
 from musicid_core.progress import ProgressFn, ShouldStopFn, or_default
 from musicid_core.storage import atomic_write_bytes
 from musicid_core.tonal_profile import QUANTISATION, ProfileIndex, tonal_profiles
@@ -53,6 +61,13 @@ ANALYSIS_PARAMETERS = np.array([
     tonal_profile.ENVELOPE_BINS, int(QUANTISATION),
 ], dtype=np.int64)
 """Everything an analysis depends on; an analysis stored with other values is made again."""
+PACKED_ABOVE = 250
+"""Libraries of more songs are matched through packs and a shortlist (``index_pack``): at 250
+songs the in-memory index holds about 0.7 GB, and a recording's lookups grow with every song."""
+MAX_PACKS = 8
+"""Packs a snapshot opens before it merges the smaller ones."""
+DEAD_SHARE = 0.25
+"""Share of packed songs no longer in the library (removed) at which every pack is rewritten."""
 ANALYSIS_BYTES_PER_SECOND = 4000
 """Disk per second of song for its analysis, measured about 3 KB compressed; used to ask for room."""
 
@@ -91,7 +106,8 @@ class IndexedSongs:
     """A snapshot of the index for recognition: the songs it can name, in index order."""
 
     labels: list[SongLabel]
-    fingerprints: FingerprintIndex
+    fingerprints: RecordingMatcher
+    """In memory up to ``PACKED_ABOVE`` songs, packed and shortlisted above (``snapshot``)."""
     margins: Optional[Margins]
     version: str
     """``songs_fingerprint`` of the songs indexed: changes whenever a song is added or removed."""
@@ -218,9 +234,14 @@ class SongIndex:
 
     def snapshot(self) -> Optional[IndexedSongs]:
         """The index of every catalogue song that has a usable analysis, in catalogue order; None
-        when no song has one."""
+        when no song has one. Up to ``PACKED_ABOVE`` songs it is held in memory
+        (``FingerprintIndex``); a larger library is matched through its memory-mapped packs
+        (``index_pack``, ``ShortlistedIndex``), songs enrolled since the last pack packed first."""
+        songs = self.library.songs()
+        if len(songs) > PACKED_ABOVE:
+            return self._packed_snapshot(songs)
         indexed, analyses, missing = [], [], []
-        for song in self.library.songs():
+        for song in songs:
             analysis = self._load(song.id)
             if analysis is None:
                 missing.append(song.title)
@@ -231,6 +252,54 @@ class SongIndex:
             return None
         labels = [SongLabel(song.id, song.title, song.source, song.artist) for song in indexed]
         return IndexedSongs(labels, fingerprint_index(analyses), self.margins(), songs_fingerprint(indexed), missing)
+
+    def _packed_snapshot(self, songs: list[Song]) -> Optional[IndexedSongs]:
+        packs_dir = self.folder / index_pack.PACKS_DIR
+        with self.library.locked():
+            packs = index_pack.open_packs(packs_dir, pack_parameters(), discard_unusable=True)
+            where = {song_id: (p, i) for p, pack in enumerate(packs) for i, song_id in enumerate(pack.ids)}
+            pending = [song for song in songs if song.id not in where]
+            fresh = []
+            for song in pending:
+                analysis = self._load(song.id)
+                if analysis is not None:
+                    fresh.append((song.id, pack_arrays(analysis)))
+            if fresh:
+                packs.append(index_pack.Pack(index_pack.write_pack(packs_dir, fresh, pack_parameters()), pack_parameters()))
+                where.update({song_id: (len(packs) - 1, i) for i, (song_id, _) in enumerate(fresh)})
+            listed = {song.id for song in songs}
+            stored = sum(len(pack.ids) for pack in packs)
+            dead = stored - len({song_id for pack in packs for song_id in pack.ids} & listed)
+            if len(packs) > MAX_PACKS or dead > DEAD_SHARE * stored:
+                packs = self._merge_packs(packs, listed, everything=dead > DEAD_SHARE * stored)
+                where = {song_id: (p, i) for p, pack in enumerate(packs) for i, song_id in enumerate(pack.ids)}
+        indexed = [song for song in songs if song.id in where]
+        missing = [song.title for song in songs if song.id not in where]
+        if not indexed:
+            return None
+        labels = [SongLabel(song.id, song.title, song.source, song.artist) for song in indexed]
+        matcher = ShortlistedIndex(packs, [where[song.id] for song in indexed])
+        return IndexedSongs(labels, matcher, self.margins(), songs_fingerprint(indexed), missing)
+
+    def _merge_packs(self, packs: list[index_pack.Pack], listed: set[str], everything: bool) -> list[index_pack.Pack]:
+        """Merge all but the largest pack into one (``everything``: all of them), dropping songs no
+        longer listed and older copies: the packs a snapshot opens stay few however many small
+        enrolments came before, and removed songs leave the disk once they are a sizeable share."""
+        keep = None if everything else max(packs, key=lambda pack: pack.bytes)
+        merge = [pack for pack in packs if pack is not keep]  # oldest first, as opened
+        seen = set(keep.ids) if keep is not None else set()
+        songs = []
+        for pack in reversed(merge):  # newest copy of a song first
+            for i, song_id in enumerate(pack.ids):
+                if song_id in listed and song_id not in seen:
+                    seen.add(song_id)
+                    stored = pack.song(i)
+                    songs.append((song_id, index_pack.SongArrays(stored.hashes, stored.times, stored.profiles, stored.summaries)))
+        merged = [keep] if keep is not None else []
+        if songs:
+            merged.append(index_pack.Pack(index_pack.write_pack(self.folder / index_pack.PACKS_DIR, songs, pack_parameters()), pack_parameters()))
+        index_pack.remove_packs(merge)
+        return merged
 
     def _usable(self, song_id: str) -> bool:
         return self._load(song_id) is not None
@@ -259,6 +328,17 @@ class SongIndex:
             log.warning("the index entry %s is malformed; it will be made again", path.name)
             return None
         return SongAnalysis(Landmarks(hashes, times), profiles)
+
+
+def pack_parameters() -> np.ndarray:
+    """What a pack depends on: the analysis and the shortlist's summaries (``shortlist``)."""
+    return np.concatenate([ANALYSIS_PARAMETERS, [shortlist.SUMMARY_BLOCKS, shortlist.SUMMARY_HOP, shortlist.BASIS_DIMS, shortlist.basis_id()]])
+
+
+def pack_arrays(analysis: SongAnalysis) -> index_pack.SongArrays:
+    """What a pack stores of an analysis: itself and its shortlist summaries."""
+    marks = analysis.landmarks
+    return index_pack.SongArrays(marks.hashes, marks.times, analysis.profiles, song_summaries(analysis.profiles))
 
 
 def fingerprint_index(analyses: list[SongAnalysis]) -> FingerprintIndex:

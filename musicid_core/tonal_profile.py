@@ -18,7 +18,7 @@ runner-up by under 0.06, about 90 % of the right songs by 0.1 or more.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
+from typing import Optional, Sequence
 
 import numpy as np
 from scipy import ndimage
@@ -95,6 +95,38 @@ class ProfileMatch:
         return float(top_two[1] - top_two[0])
 
 
+def longest_query(query: np.ndarray) -> np.ndarray:
+    """At most the middle ``GAP_BLOCKS / QUERY_STRIDE`` blocks of a query (what the gaps allow)."""
+    longest = GAP_BLOCKS // QUERY_STRIDE
+    if query.shape[0] > longest:
+        first = (query.shape[0] - longest) // 2
+        query = query[first : first + longest]
+    return query
+
+
+def match_song_profiles(query: np.ndarray, songs: Sequence[np.ndarray]) -> np.ndarray:
+    """``ProfileIndex.match_profiles``' similarity of a query to a few songs, each given as its own
+    int8 profile rows (value x ``QUANTISATION``, as stored): a large library's shortlisted songs,
+    read from a memory-mapped store (``musicid_core.index_pack``) instead of a matrix of every song
+    in memory. Same score: the best start's mean cosine, blocks past the song's end adding 0."""
+    query = longest_query(np.asarray(query, dtype=np.float32))
+    n_query = query.shape[0]
+    similarity = np.zeros(len(songs))
+    if n_query == 0:
+        return similarity
+    column = np.arange(n_query)
+    lag = QUERY_STRIDE * column
+    for k, rows in enumerate(songs):
+        if rows.shape[0] == 0 or rows.shape[1] != query.shape[1]:
+            continue
+        products = np.zeros((rows.shape[0] + lag[-1], n_query), np.float32)  # zero rows: past the song's end
+        products[: rows.shape[0]] = np.asarray(rows, dtype=np.float32) @ query.T
+        # Start s scores sum_r products[s + QUERY_STRIDE * r, r], gathered in one go.
+        total = products[np.arange(rows.shape[0])[:, None] + lag[None, :], column[None, :]].sum(axis=1)
+        similarity[k] = float(total.max()) / (n_query * QUANTISATION)
+    return similarity
+
+
 class ProfileIndex:
     """Every song's profiles (song ``i`` = model output ``i``), kept in memory as float32 for the
     matrix product, with ``GAP_BLOCKS`` zero rows after each song (about 1 MB per 4 minutes of
@@ -133,10 +165,7 @@ class ProfileIndex:
         offset's mean cosine over the query's blocks; blocks laid past a song's end meet the zero
         rows and add nothing, so a song shorter than the recording is scored on their overlap."""
         similarity = np.zeros(self.n_songs)
-        longest = GAP_BLOCKS // QUERY_STRIDE
-        if query.shape[0] > longest:
-            first = (query.shape[0] - longest) // 2
-            query = query[first : first + longest]
+        query = longest_query(query)
         n_query = query.shape[0]
         if n_query == 0 or self.blocks == 0 or query.shape[1] != self.bins:
             return ProfileMatch(similarity)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 from pathlib import Path
 
 import numpy as np
@@ -106,3 +107,83 @@ def test_margins_round_trip_and_a_bad_file_reads_as_uncalibrated(tmp_path: Path)
     assert index.margins() == Margins(14.0, 0.2, 7)
     (index.folder / "margins.json").write_text('{"fingerprint_margin": "NaN", "profile_margin": 1, "songs": 2}')
     assert index.margins() is None
+
+
+# ----- a large library: packs and the shortlist (PACKED_ABOVE lowered so a few songs count as many)
+@pytest.fixture
+def packed(monkeypatch: pytest.MonkeyPatch) -> None:
+    from musicid_core import song_index
+
+    monkeypatch.setattr(song_index, "PACKED_ABOVE", 1)
+
+
+def _packs(index: SongIndex) -> list[Path]:
+    folder = index.folder / "packs"
+    return sorted(p for p in folder.iterdir() if p.is_dir()) if folder.is_dir() else []
+
+
+def test_a_large_library_is_packed_once_and_matched_through_the_shortlist(tmp_path: Path, packed: None) -> None:
+    from musicid_core.shortlisted_index import ShortlistedIndex
+
+    library = _library(tmp_path)
+    index = SongIndex(library)
+    index.update()
+    snapshot = index.snapshot()
+    assert snapshot is not None and isinstance(snapshot.fingerprints, ShortlistedIndex)
+    assert [l.id for l in snapshot.labels] == [s.id for s in library.songs()] and len(_packs(index)) == 1
+    assert [_best(index, i) for i in range(3)] == ["song0", "song1", "song2"]
+    assert len(_packs(index)) == 1  # nothing new: no new pack
+
+
+def test_a_song_added_to_a_packed_library_gets_its_own_pack_and_is_matched(tmp_path: Path, packed: None) -> None:
+    library = _library(tmp_path, count=2)
+    index = SongIndex(library)
+    index.update()
+    index.snapshot()
+    library.add_songs([synth.write(tmp_path / "in" / "song2.wav", synth.song(2, 20.0))])
+    index.update()
+    assert _best(index, 2) == "song2" and len(_packs(index)) == 2
+
+
+def test_a_song_removed_from_a_packed_library_is_never_matched_and_leaves_the_disk(tmp_path: Path, packed: None) -> None:
+    library = _library(tmp_path)
+    index = SongIndex(library)
+    index.update()
+    index.snapshot()
+    removed = library.songs()[1]
+    library.remove_song(removed.id)
+    snapshot = index.snapshot()
+    assert snapshot is not None and removed.id not in {l.id for l in snapshot.labels}
+    # One of three packed songs gone is past DEAD_SHARE: the packs are rewritten without it.
+    stored = [json.loads((p / "songs.json").read_text())["ids"] for p in _packs(index)]
+    assert all(removed.id not in ids for ids in stored) and sum(map(len, stored)) == 2
+    assert _best(index, 0) == "song0" and _best(index, 2) == "song2"
+
+
+def test_many_small_packs_are_merged_and_every_song_still_matches(tmp_path: Path, packed: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    from musicid_core import song_index
+
+    monkeypatch.setattr(song_index, "MAX_PACKS", 2)
+    library = _library(tmp_path, count=1)
+    index = SongIndex(library)
+    for i in range(1, 4):
+        index.update()
+        index.snapshot()
+        library.add_songs([synth.write(tmp_path / "in" / f"song{i}.wav", synth.song(i, 20.0))])
+    index.update()
+    snapshot = index.snapshot()
+    assert snapshot is not None and len(snapshot.labels) == 4 and len(_packs(index)) <= 2
+    assert [_best(index, i) for i in range(4)] == ["song0", "song1", "song2", "song3"]
+
+
+def test_a_damaged_pack_is_ignored_and_its_songs_are_packed_again(tmp_path: Path, packed: None) -> None:
+    library = _library(tmp_path, count=2)
+    index = SongIndex(library)
+    index.update()
+    index.snapshot()
+    (pack,) = _packs(index)
+    (pack / "times.npy").write_bytes(b"damaged")
+    snapshot = index.snapshot()
+    assert snapshot is not None and len(snapshot.labels) == 2 and snapshot.unindexed == []
+    assert [_best(index, i) for i in range(2)] == ["song0", "song1"]
+    assert pack not in _packs(index) and len(_packs(index)) == 1

@@ -19,9 +19,9 @@ import numpy as np
 
 from musicid_core import verdict
 from musicid_core.errors import TrainingCancelled
-from musicid_core.fingerprint import SAMPLE_RATE, FingerprintIndex, QueryAnalysis, analyse_query
+from musicid_core.fingerprint import SAMPLE_RATE, FingerprintIndex, QueryAnalysis, RecordingMatcher, analyse_query
 from musicid_core.library import Library, Song
-from musicid_core.song_index import SongIndex, fingerprint_index
+from musicid_core.song_index import PACKED_ABOVE, SongIndex, fingerprint_index
 from training.augment import augment_in_room
 
 MIN_MARGIN = 8.0
@@ -41,20 +41,32 @@ PROFILE_HEADROOM = 0.01
 def build_index(
     library: Library, songs: Sequence[Song], progress: Callable[[int, int], None] | None = None,
     should_stop: Callable[[], bool] = lambda: False,
-) -> FingerprintIndex:
+) -> RecordingMatcher:
     """Landmarks and profiles of every song, song ``i`` being model output ``i``: taken from the
     library's song index (``musicid_core.song_index``), where enrolment already put them, and
-    analysed there first for a song that lacks them. Polls ``should_stop`` per song."""
+    analysed there first for a song that lacks them. Polls ``should_stop`` per song.
+
+    A library of more than ``PACKED_ABOVE`` songs gets no in-memory index (it would not fit: about
+    2.5 MB per song): the song index's packed snapshot is returned, for calibration only, and the
+    bundle is saved without one (recognisers match through the song index)."""
     index = SongIndex(library)
+    large = len(songs) > PACKED_ABOVE
     analyses = []
     for i, song in enumerate(songs):
         if should_stop():
             raise TrainingCancelled("training was cancelled; the previous model is still in use")
         if progress is not None:
             progress(i, len(songs))
-        analyses.append(index.analysis(song))
-    if not analyses:
+        analysis = index.analysis(song)
+        if not large:
+            analyses.append(analysis)
+    if not songs:
         raise ValueError("no songs to index")
+    if large:
+        snapshot = index.snapshot()
+        if snapshot is None:
+            raise ValueError("no songs to index")
+        return snapshot.fingerprints
     return fingerprint_index(analyses)
 
 
@@ -78,7 +90,7 @@ def impostor_queries(negatives: Sequence[np.ndarray], noise: Sequence[np.ndarray
 
 
 def calibrate_margin(
-    index: FingerprintIndex, negatives: Sequence[np.ndarray], noise: Sequence[np.ndarray], seed: int = 0,
+    index: RecordingMatcher, negatives: Sequence[np.ndarray], noise: Sequence[np.ndarray], seed: int = 0,
     queries: Optional[Sequence[QueryAnalysis]] = None,
 ) -> dict[str, float]:
     """``fingerprint_margin`` and ``profile_margin`` (the units the verdict measures leads in,

@@ -39,6 +39,7 @@ from training import budget, distribute, precision, widen
 from training.batchnorm import refresh_batchnorm
 from training.checkpoint import Checkpointer, CheckpointError, ResumePoint
 from training.dataset import Datasets, WindowSet, build_datasets
+from musicid_core.fingerprint import FingerprintIndex
 from training.fingerprints import build_index, calibrate_margin
 from training.metrics import calibrate_threshold, classification_metrics
 from training.noise_bank import load_negative_bank, load_noise_bank
@@ -190,7 +191,9 @@ def _train(
         )
         labels = [SongLabel(s.id, s.title, s.source, s.artist) for s in data.songs]
         try:
-            bundle = save_bundle(library.models_dir, model, labels, meta, fingerprints=index)
+            # A large library's index lives in its packs, not in the bundle (``build_index``).
+            bundle = save_bundle(library.models_dir, model, labels, meta,
+                                 fingerprints=index if isinstance(index, FingerprintIndex) else None)
         except diskspace.StorageError as exc:
             if not checkpointer.saved:
                 raise
