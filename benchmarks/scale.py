@@ -225,6 +225,69 @@ def _share(rows: list, key) -> float | None:  # type: ignore[no-untyped-def]
     return round(100.0 * sum(bool(test(r)) for r in rows) / len(rows), 1)
 
 
+AUDFPRINT_BUCKET_FILL = {20.0: 2**20 * 100 / 20.0 / 240.0, 7.0: 2**20 * 100 / 7.0 / 240.0}
+"""Songs of four minutes at which audfprint's table (2^20 hashes x 100 entries per bucket, its
+README's "Scaling") starts dropping entries, at its default density (20 hashes/s) and at the 7/s
+it recommends for large databases; its 32-bit entries also cap it at 2^18 = 262k tracks."""
+
+
+def report(path: Path) -> str:
+    """The markdown table of a result file, and its plot (``benchmarks/plots/scale-library.png``)."""
+    data = json.loads(path.read_text())["sizes"]
+    lines = ["| songs (real + simulated) | index | held-out 0 dB: first / top 5 / right `match` | held-out −5 dB | tuning 0 dB | tuning −5 dB "
+             "| unknown answered `unknown` (0 / −5 dB, both sides) | shortlist kept (0 dB, both sides) | identify median / p99 | memory: cgroup peak / RSS at end (own + mapped) | index on disk | calibrate |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    for name, r in data.items():
+        t = r["table"]
+
+        def cell(key: str) -> str:
+            row = t[key]
+            return f"{row['ranked_first']:.1f} / {row['top5']:.1f} / {row['right_match']:.1f} %"
+
+        rejected = [t[f"{side} {snr:+d} dB"]["unknown_rejected"] for snr in (0, -5) for side in ("held-out", "tuning")]
+        kept = [t[f"{side} +0 dB"].get("shortlist_kept") for side in ("held-out", "tuning")]
+        rss = r.get("rss_at_end") or {}
+        memory = (f"{r['cgroup_peak_mb']:.0f} MB (limit {r['memory_limit_mb']}) / " if r.get("cgroup_peak_mb") else "") + \
+                 f"{rss.get('RssAnon', '?')} + {rss.get('RssFile', '?')}"
+        lines.append(
+            f"| {r['songs']:,} ({r['real']} + {r['simulated']:,}) | {'packs + shortlist' if r['packed'] else 'in memory'} "
+            f"| {cell('held-out +0 dB')} | {cell('held-out -5 dB')} | {cell('tuning +0 dB')} | {cell('tuning -5 dB')} "
+            f"| {min(rejected):.1f}-{max(rejected):.1f} % | {' / '.join('—' if k is None else f'{k:.1f} %' for k in kept)} "
+            f"| {r['latency_median_ms']:.0f} / {r['latency_p99_ms']:.0f} ms | {memory} | {r['index_bytes'] / 1e9:.2f} GB | {r['calibrate_s']:.0f} s |")
+    _plot(data)
+    return "\n".join(lines)
+
+
+def _plot(data: dict) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = [r for name, r in data.items() if "exact" not in name]
+    sizes = [r["songs"] for r in rows]
+    fig, (acc, cost) = plt.subplots(1, 2, figsize=(11, 4))
+    for key, label in (("held-out +0 dB", "held-out 0 dB"), ("held-out -5 dB", "held-out −5 dB"), ("tuning +0 dB", "tuning 0 dB")):
+        acc.plot(sizes, [r["table"][key]["right_match"] for r in rows], marker="o", label=f"right match, {label}")
+    acc.plot(sizes, [min(r["table"][k]["unknown_rejected"] for k in r["table"]) for r in rows], marker="s", ls="--", label="unknown rejected (worst)")
+    cost.plot(sizes, [r["latency_median_ms"] for r in rows], marker="o", label="identify median (ms)")
+    cost.plot(sizes, [r["latency_p99_ms"] for r in rows], marker="o", label="identify p99 (ms)")
+    cost.plot(sizes, [r["index_bytes"] / 1e8 for r in rows], marker="^", label="index on disk (100 MB)")
+    for density, songs in AUDFPRINT_BUCKET_FILL.items():
+        for ax in (acc, cost):
+            ax.axvline(songs, color="grey", ls=":", lw=1)
+        cost.text(songs, cost.get_ylim()[1] * 0.9, f"audfprint buckets\nfill ({density:g}/s)", fontsize=7, ha="right")
+    for ax, title in ((acc, "accuracy (%)"), (cost, "cost")):
+        ax.set_xscale("log")
+        ax.set_xlabel("songs in the library")
+        ax.set_title(title)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    out = Path(__file__).resolve().parent / "plots" / "scale-library.png"
+    fig.savefig(out, dpi=110)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=list(SIZES))
@@ -232,9 +295,15 @@ def main(argv: list[str] | None = None) -> int:
                         help="run each recognising process in a memory cgroup of this size (page cache included), "
                              "where the machine has one (cgroup v1 memory controller); 0: no limit")
     parser.add_argument("--exact-too", type=int, nargs="*", default=[])
+    parser.add_argument("--report", action="store_true", help="print the table of the last run and draw its plot")
     parser.add_argument("--keep", action="store_true", help="keep each size's index folder")
     parser.add_argument("--worker", nargs=2, metavar=("FOLDER", "OUT"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.report:
+        from benchmarks.common import RESULTS
+
+        print(report(RESULTS / "scale-library.json"))
+        return 0
     if args.worker:
         recognise(Path(args.worker[0]), Path(args.worker[1]))
         return 0
@@ -255,14 +324,20 @@ def main(argv: list[str] | None = None) -> int:
                            preexec_fn=group.join if group else None)
             cgroup_peak = group.peak_mb() if group else None
         raw = json.loads(out.read_text())
-        summary = {**built, **summarise(raw), "open_s": raw["open_s"], "calibrate_s": raw["calibrate_s"],
+        summary = {**built, **summarise(raw), "load_average": os.getloadavg(), "open_s": raw["open_s"], "calibrate_s": raw["calibrate_s"],
                    "run_s": round(time.monotonic() - started, 1), "memory_limit_mb": args.memory_limit_mb if group else None,
                    "cgroup_peak_mb": cgroup_peak}
         results[name] = summary
         print(json.dumps(summary, indent=1), flush=True)
         if not args.keep:
             shutil.rmtree(folder, ignore_errors=True)
-    write_result("scale-library", {"sizes": results, "load_average": os.getloadavg()})
+    from benchmarks.common import RESULTS
+
+    previous = RESULTS / "scale-library.json"
+    merged = json.loads(previous.read_text())["sizes"] if previous.is_file() else {}
+    merged.update(results)  # sizes not run this time keep their last figures
+    order = sorted(merged, key=lambda name: (merged[name]["songs"], "exact" in name))
+    write_result("scale-library", {"sizes": {name: merged[name] for name in order}, "load_average": os.getloadavg()})
     return 0
 
 
