@@ -5,7 +5,8 @@
 Each size is a library of the allowed packages' 122 enrolled songs (both sides of
 ``benchmarks.scale_data``) plus distractors derived from them (pitch ±1…±6 semitones, tempo
 ±5…20 %) up to the size, indexed exactly as ``song_index.SongIndex.snapshot`` would: in memory up
-to ``PACKED_ABOVE`` songs, through packs on disk and the shortlist above. Distractors' index
+to ``PACKED_ABOVE`` songs, through packs on disk and the shortlist above, its projection fitted on a
+seeded sample of the library's own songs (``shortlist.fit_basis``, as ``SongIndex`` does). Distractors' index
 entries are *simulated* (``scale_data.derived_analysis``: made from the real song's analysis, not
 from audio), so every size is a simulated library except for its 122 real songs; the table says
 so. Then, in a fresh process per size (so its memory is the recogniser's, not the builder's):
@@ -25,6 +26,7 @@ the shortlist loses.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import resource
@@ -47,46 +49,50 @@ RECORDINGS: tuple = (40, 15, (0, -5))
 def build(size: int, folder: Path, exact: bool) -> dict:
     """Write the size's index into ``folder`` (packs, or per-song arrays for the in-memory index)
     and its labels; returns what was built."""
-    from musicid_core import index_pack
-    from musicid_core.song_index import PACKED_ABOVE, pack_arrays, pack_parameters
+    from musicid_core import fingerprint, index_pack, shortlist
+    from musicid_core.song_index import FIT_SONGS, PACKED_ABOVE, pack_arrays, pack_parameters
 
     songs = scale_data.scale_songs()
     queried = {r.song_id for r in scale_data.recordings(songs, *RECORDINGS)}
     # A library smaller than the real songs keeps every queried song (the rest are left out).
     enrolled = sorted(songs.enrolled, key=lambda s: s.song_id not in queried)[:size]
     real = [(s.song_id, scale_data.real_analysis(s)) for s in enrolled]
+    pairs = list(itertools.islice(scale_data.variants(seed=0), scale_data.VARIANT_COUNT))
+
+    def song(k: int):  # type: ignore[no-untyped-def]
+        """The library's k-th song: the real ones first, then distractors derived in turn."""
+        if k < len(real):
+            return real[k]
+        base_id, base = real[(k - len(real)) % len(real)]
+        semitones, tempo = pairs[(k - len(real)) % len(pairs)]
+        return f"{base_id}#{semitones:+d}st{tempo:.2f}x", scale_data.derived_analysis(base, semitones, tempo)
+
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True)
     started = time.monotonic()
     packed = size > PACKED_ABOVE and not exact
+    basis = None
+    if packed:  # as ``SongIndex`` does: fitted on a seeded sample of the library's own songs
+        sample = np.sort(np.random.default_rng(0).choice(size, min(FIT_SONGS, size), replace=False))
+        basis = shortlist.fit_basis((song(int(k))[1].profiles for k in sample), fingerprint.MAX_BIN - fingerprint.MIN_BIN)
     ids: list[str] = []
     batch: list = []
-    made = [0]
 
     def flush() -> None:
         if packed and batch:
-            index_pack.write_pack(folder / "packs", list(batch), pack_parameters())
+            index_pack.write_pack(folder / "packs", list(batch), pack_parameters(basis), basis)
         elif batch:
-            for song_id, arrays in batch:
-                np.savez(folder / f"song-{len(list(folder.glob('song-*.npz')))}.npz", hashes=arrays.hashes, times=arrays.times, profiles=arrays.profiles)
+            for song_id, analysis in batch:
+                marks = analysis.landmarks
+                np.savez(folder / f"song-{len(list(folder.glob('song-*.npz')))}.npz", hashes=marks.hashes, times=marks.times, profiles=analysis.profiles)
         batch.clear()
 
-    def add(song_id: str, analysis) -> None:  # type: ignore[no-untyped-def]
+    for k in range(size):
+        song_id, analysis = song(k)
         ids.append(song_id)
-        batch.append((song_id, pack_arrays(analysis)))
-        made[0] += 1
+        batch.append((song_id, pack_arrays(analysis, basis) if packed else analysis))
         if len(batch) >= 1000:
             flush()
-
-    for song_id, analysis in real:
-        add(song_id, analysis)
-    pairs = scale_data.variants(seed=0)
-    k = 0
-    while len(ids) < size:
-        base_id, base = real[k % len(real)]
-        semitones, tempo = next(pairs)
-        add(f"{base_id}#{semitones:+d}st{tempo:.2f}x", scale_data.derived_analysis(base, semitones, tempo))
-        k += 1
     flush()
     (folder / "ids.json").write_text(json.dumps({"ids": ids, "packed": packed}))
     return {"songs": size, "real": len(real), "simulated": size - len(real), "packed": packed,
@@ -104,6 +110,7 @@ def recognise(folder: Path, out: Path) -> None:
     from musicid_core.models.store import SongLabel
     from musicid_core.recognizer import Recognizer
     from musicid_core.song_index import IndexedSongs, Margins, SongAnalysis, fingerprint_index, pack_parameters
+    from musicid_core.shortlist import basis_id
     from musicid_core.shortlisted_index import ShortlistedIndex
     from training.fingerprints import calibrate_margin
 
@@ -115,7 +122,9 @@ def recognise(folder: Path, out: Path) -> None:
     recordings = scale_data.recordings(scale_data.scale_songs(), *RECORDINGS)
     started = time.monotonic()
     if meta["packed"]:
-        packs = index_pack.open_packs(folder / "packs", pack_parameters())
+        stored = [np.load(p / "basis.npy") for p in sorted((folder / "packs").iterdir()) if p.is_dir()]
+        packs = index_pack.open_packs(folder / "packs", pack_parameters(stored[0]))
+        assert len(packs) == len(stored) and len({basis_id(b) for b in stored}) == 1
         where = {song_id: (p, i) for p, pack in enumerate(packs) for i, song_id in enumerate(pack.ids)}
         index = ShortlistedIndex(packs, [where[i] for i in ids])
     else:

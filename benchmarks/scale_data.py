@@ -41,6 +41,7 @@ HELD_OUT_UNKNOWN = ("hedgewars-data", "asc-music", "fb-music-high")
 SEMITONES = tuple(s for s in range(-6, 7) if s != 0)
 TEMPI = (0.80, 0.85, 0.90, 0.95, 1.05, 1.10, 1.15, 1.20)
 """Distractor variants: every (semitones, tempo) pair, 96 per real song."""
+VARIANT_COUNT = len(SEMITONES) * len(TEMPI)
 
 
 @dataclass(frozen=True)

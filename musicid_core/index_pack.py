@@ -15,7 +15,9 @@ Layout, inside ``index/``::
 
     packs/<name>/songs.json      the songs in this pack (ids) and the analysis parameters
     packs/<name>/*.npy           landmarks (hashes, times: each song's run sorted by hash),
-                                 profiles (int8), summaries (float32), with per-song start rows
+                                 profiles (int8), summaries (float32, stored transposed:
+                                 dims x rows), with per-song start rows, and the shortlist basis
+                                 the summaries were projected with
 
 A pack is written into a temporary folder and renamed into place, so it exists whole or not at
 all; packs are never changed afterwards. Songs enrolled since the last pack live only in their
@@ -38,12 +40,13 @@ from typing import Iterable, Optional, Sequence
 
 import numpy as np
 
+from musicid_core.shortlist import basis_id
 from musicid_core.storage import _fsync_dir
 
 log = logging.getLogger(__name__)
 
 PACKS_DIR = "packs"
-ARRAYS = ("hashes", "times", "landmark_starts", "profiles", "profile_starts", "summaries", "summary_starts")
+ARRAYS = ("hashes", "times", "landmark_starts", "profiles", "profile_starts", "summaries_t", "summary_starts", "basis")
 
 
 @dataclass(frozen=True)
@@ -71,19 +74,26 @@ class Pack:
             raise PackError(f"{folder.name}: {str(exc)[:160]}") from None
         n = len(ids)
         for name, data in (("landmark_starts", arrays["hashes"]), ("profile_starts", arrays["profiles"]),
-                           ("summary_starts", arrays["summaries"])):
+                           ("summary_starts", arrays["summaries_t"].T)):
             starts = arrays[name]
             if starts.shape != (n + 1,) or starts[0] != 0 or starts[-1] != data.shape[0] or np.any(np.diff(starts) < 0):
                 raise PackError(f"{folder.name}: inconsistent {name}")
         if (arrays["hashes"].dtype != np.uint32 or arrays["times"].dtype != np.int32
                 or arrays["hashes"].shape != arrays["times"].shape or arrays["profiles"].dtype != np.int8
-                or arrays["summaries"].dtype != np.float32 or arrays["profiles"].ndim != 2
-                or arrays["summaries"].ndim != 2):
+                or arrays["summaries_t"].dtype != np.float32 or arrays["profiles"].ndim != 2
+                or arrays["summaries_t"].ndim != 2
+                or arrays["basis"].shape != (arrays["profiles"].shape[1], arrays["summaries_t"].shape[0])):
             raise PackError(f"{folder.name}: arrays of the wrong type or shape")
+        # A pack's parameters end with the id of the basis its summaries were projected with.
+        if arrays["basis"].dtype != np.float32 or basis_id(np.asarray(arrays["basis"])) != int(parameters[-1]):
+            raise PackError(f"{folder.name}: its shortlist basis does not match its parameters")
         self.ids = ids
         self._a = arrays
-        self.summaries = arrays["summaries"]
+        self.summaries_t = arrays["summaries_t"]
+        """(dims, rows): a recording's product with every summary reads this contiguously, which
+        took 45 ms at 10,000 songs against 75-85 ms for the (rows, dims) layout (measured alone)."""
         self.summary_starts = np.asarray(arrays["summary_starts"])
+        self.basis = np.array(arrays["basis"])
 
     @property
     def bytes(self) -> int:
@@ -94,15 +104,16 @@ class Pack:
         l0, l1 = int(a["landmark_starts"][i]), int(a["landmark_starts"][i + 1])
         p0, p1 = int(a["profile_starts"][i]), int(a["profile_starts"][i + 1])
         s0, s1 = int(a["summary_starts"][i]), int(a["summary_starts"][i + 1])
-        return PackedSong(a["hashes"][l0:l1], a["times"][l0:l1], a["profiles"][p0:p1], a["summaries"][s0:s1])
+        return PackedSong(a["hashes"][l0:l1], a["times"][l0:l1], a["profiles"][p0:p1], a["summaries_t"][:, s0:s1].T)
 
 
 class PackError(Exception):
     """A pack that cannot be used (damaged, or made with other parameters)."""
 
 
-def write_pack(packs_dir: Path, songs: Sequence[tuple[str, "SongArrays"]], parameters: np.ndarray) -> Path:
-    """Write one pack of ``songs`` (id, analysis arrays) atomically; returns its folder."""
+def write_pack(packs_dir: Path, songs: Sequence[tuple[str, "SongArrays"]], parameters: np.ndarray, basis: np.ndarray) -> Path:
+    """Write one pack of ``songs`` (id, analysis arrays, summaries made with ``basis``) atomically;
+    returns its folder."""
     packs_dir.mkdir(parents=True, exist_ok=True)
     name = uuid.uuid4().hex[:16]
     tmp = packs_dir / f".tmp-{name}"
@@ -123,8 +134,9 @@ def write_pack(packs_dir: Path, songs: Sequence[tuple[str, "SongArrays"]], param
             "landmark_starts": _starts(columns["hashes"]),
             "profiles": _concat(columns["profiles"], np.int8, bins),
             "profile_starts": _starts(columns["profiles"]),
-            "summaries": _concat(columns["summaries"], np.float32, dims),
+            "summaries_t": np.ascontiguousarray(_concat(columns["summaries"], np.float32, dims).T),
             "summary_starts": _starts(columns["summaries"]),
+            "basis": np.ascontiguousarray(basis, dtype=np.float32),
         }
         for key, array in out.items():
             with open(tmp / f"{key}.npy", "wb") as f:

@@ -18,7 +18,7 @@ import numpy as np
 
 from musicid_core.fingerprint import FingerprintMatch, QueryAnalysis, analyse_query, match_song_runs, with_time_jitter
 from musicid_core.index_pack import Pack, PackedSong
-from musicid_core.shortlist import FIRST_STAGE, SECOND_STAGE, summary_scores, top
+from musicid_core.shortlist import FIRST_STAGE, SECOND_STAGE, basis_id, summary_scores, top
 from musicid_core.tonal_profile import ProfileMatch, match_song_profiles
 
 
@@ -31,6 +31,10 @@ class ShortlistedIndex:
     ) -> None:
         self.n_songs = len(chosen)
         self.first_stage, self.second_stage = first_stage, second_stage
+        used = sorted({p for p, _ in chosen})
+        if len({basis_id(packs[p].basis) for p in used}) > 1:
+            raise ValueError("the packs' summaries were projected with different shortlist bases")
+        self.basis = packs[used[0]].basis if used else None
         self._songs: list[PackedSong] = [packs[p].song(i) for p, i in chosen]
         # Per pack: its summaries and, per summary row, the song it belongs to here (n_songs: none).
         chosen_array = np.asarray(chosen, dtype=np.int64).reshape(-1, 2)
@@ -43,14 +47,16 @@ class ShortlistedIndex:
             song_of_row[chosen_array[mine, 1]] = mine
             counts = np.diff(pack.summary_starts)
             keep = counts > 0
-            self._summaries.append(pack.summaries)
+            self._summaries.append(pack.summaries_t)
             self._owners.append(np.repeat(song_of_row, counts))
             self._run_starts.append(pack.summary_starts[:-1][keep])
         self.profiles = True  # packs always hold profiles (``FingerprintIndex.profiles`` may be None)
 
     def candidates(self, query: QueryAnalysis) -> np.ndarray:
         """Songs for the exact checks: the best ``first_stage`` by summary (``shortlist``)."""
-        scores = summary_scores(query.profiles, self._summaries, self._owners, self._run_starts, self.n_songs + 1)[: self.n_songs]
+        if self.basis is None:
+            return np.zeros(0, np.int64)
+        scores = summary_scores(query.profiles, self.basis, self._summaries, self._owners, self._run_starts, self.n_songs + 1)[: self.n_songs]
         return top(scores, self.first_stage)
 
     def match(self, audio: np.ndarray) -> FingerprintMatch:

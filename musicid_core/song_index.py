@@ -15,6 +15,9 @@ Layout, inside the data folder::
                           with the analysis parameters they were made with
     index/margins.json    verdict margins calibrated for the library's songs
                           (``training.enrolment``), with the number of songs they were set for
+    index/shortlist_basis.npz
+                          the shortlist's projection, fitted on this library's own songs
+                          (``shortlist.fit_basis``) with the number of songs it was fitted on
     index/packs/          for a library of more than ``PACKED_ABOVE`` songs: the same analyses
                           gathered into memory-mapped packs (``musicid_core.index_pack``), which
                           a recording is matched through with a shortlist
@@ -54,6 +57,9 @@ log = logging.getLogger(__name__)
 
 INDEX_DIR = "index"
 MARGINS_FILE = "margins.json"
+BASIS_FILE = "shortlist_basis.npz"
+FIT_SONGS = 1000
+"""Songs (a seeded sample of the library) the shortlist basis is fitted on."""
 ANALYSIS_PARAMETERS = np.array([
     fingerprint.SAMPLE_RATE, fingerprint.N_FFT, fingerprint.HOP, fingerprint.MIN_BIN, fingerprint.MAX_BIN,
     fingerprint.PEAK_FREQ_SPAN, fingerprint.PEAK_TIME_SPAN, PEAKS_PER_SECOND, fingerprint.FAN_OUT,
@@ -184,7 +190,7 @@ class SongIndex:
             return 0
         with self.library.locked():
             listed = {song.id for song in self.library.songs()}
-            orphans = [p for p in self.folder.glob("*.npz") if p.stem not in listed]
+            orphans = [p for p in self.folder.glob("*.npz") if p.stem not in listed and p.name != BASIS_FILE]
             for path in orphans:
                 path.unlink(missing_ok=True)
         return len(orphans)
@@ -256,22 +262,25 @@ class SongIndex:
     def _packed_snapshot(self, songs: list[Song]) -> Optional[IndexedSongs]:
         packs_dir = self.folder / index_pack.PACKS_DIR
         with self.library.locked():
-            packs = index_pack.open_packs(packs_dir, pack_parameters(), discard_unusable=True)
+            basis = self._shortlist_basis(songs)
+            parameters = pack_parameters(basis)
+            # Packs of another basis (the library outgrew it) no longer open: their songs are repacked.
+            packs = index_pack.open_packs(packs_dir, parameters, discard_unusable=True)
             where = {song_id: (p, i) for p, pack in enumerate(packs) for i, song_id in enumerate(pack.ids)}
             pending = [song for song in songs if song.id not in where]
             fresh = []
             for song in pending:
                 analysis = self._load(song.id)
                 if analysis is not None:
-                    fresh.append((song.id, pack_arrays(analysis)))
+                    fresh.append((song.id, pack_arrays(analysis, basis)))
             if fresh:
-                packs.append(index_pack.Pack(index_pack.write_pack(packs_dir, fresh, pack_parameters()), pack_parameters()))
+                packs.append(index_pack.Pack(index_pack.write_pack(packs_dir, fresh, parameters, basis), parameters))
                 where.update({song_id: (len(packs) - 1, i) for i, (song_id, _) in enumerate(fresh)})
             listed = {song.id for song in songs}
             stored = sum(len(pack.ids) for pack in packs)
             dead = stored - len({song_id for pack in packs for song_id in pack.ids} & listed)
             if len(packs) > MAX_PACKS or dead > DEAD_SHARE * stored:
-                packs = self._merge_packs(packs, listed, everything=dead > DEAD_SHARE * stored)
+                packs = self._merge_packs(packs, listed, basis, everything=dead > DEAD_SHARE * stored)
                 where = {song_id: (p, i) for p, pack in enumerate(packs) for i, song_id in enumerate(pack.ids)}
         indexed = [song for song in songs if song.id in where]
         missing = [song.title for song in songs if song.id not in where]
@@ -281,7 +290,32 @@ class SongIndex:
         matcher = ShortlistedIndex(packs, [where[song.id] for song in indexed])
         return IndexedSongs(labels, matcher, self.margins(), songs_fingerprint(indexed), missing)
 
-    def _merge_packs(self, packs: list[index_pack.Pack], listed: set[str], everything: bool) -> list[index_pack.Pack]:
+    def _shortlist_basis(self, songs: list[Song]) -> np.ndarray:
+        """The library's shortlist basis: the stored one while the library holds fewer than
+        ``REFIT_GROWTH`` times the songs it was fitted on, else one fitted now on a seeded sample
+        of ``FIT_SONGS`` of its songs (saved atomically). Caller holds the library's lock."""
+        path = self.folder / BASIS_FILE
+        bins = fingerprint.MAX_BIN - fingerprint.MIN_BIN
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                basis, fitted_on = data["basis"], int(data["songs"])
+            if shortlist.valid_basis(basis, bins) and len(songs) < shortlist.REFIT_GROWTH * fitted_on:
+                return basis
+        except FileNotFoundError:
+            pass
+        except (OSError, ValueError, KeyError, TypeError, EOFError, zipfile.BadZipFile) as exc:
+            log.warning("the shortlist basis cannot be read (%s); fitting it again", str(exc)[:120])
+        rng = np.random.default_rng(0)
+        sample = [songs[i] for i in np.sort(rng.choice(len(songs), min(FIT_SONGS, len(songs)), replace=False))]
+        profiles = (a.profiles for a in map(self._load, (song.id for song in sample)) if a is not None)
+        basis = shortlist.fit_basis(profiles, bins)
+        buffer = io.BytesIO()
+        np.savez(buffer, basis=basis, songs=np.int64(len(songs)))
+        atomic_write_bytes(path, buffer.getvalue())
+        log.info("fitted the shortlist basis on %d of %d songs", len(sample), len(songs))
+        return basis
+
+    def _merge_packs(self, packs: list[index_pack.Pack], listed: set[str], basis: np.ndarray, everything: bool) -> list[index_pack.Pack]:
         """Merge all but the largest pack into one (``everything``: all of them), dropping songs no
         longer listed and older copies: the packs a snapshot opens stay few however many small
         enrolments came before, and removed songs leave the disk once they are a sizeable share."""
@@ -297,7 +331,8 @@ class SongIndex:
                     songs.append((song_id, index_pack.SongArrays(stored.hashes, stored.times, stored.profiles, stored.summaries)))
         merged = [keep] if keep is not None else []
         if songs:
-            merged.append(index_pack.Pack(index_pack.write_pack(self.folder / index_pack.PACKS_DIR, songs, pack_parameters()), pack_parameters()))
+            parameters = pack_parameters(basis)
+            merged.append(index_pack.Pack(index_pack.write_pack(self.folder / index_pack.PACKS_DIR, songs, parameters, basis), parameters))
         index_pack.remove_packs(merge)
         return merged
 
@@ -330,15 +365,16 @@ class SongIndex:
         return SongAnalysis(Landmarks(hashes, times), profiles)
 
 
-def pack_parameters() -> np.ndarray:
-    """What a pack depends on: the analysis and the shortlist's summaries (``shortlist``)."""
-    return np.concatenate([ANALYSIS_PARAMETERS, [shortlist.SUMMARY_BLOCKS, shortlist.SUMMARY_HOP, shortlist.BASIS_DIMS, shortlist.basis_id()]])
+def pack_parameters(basis: np.ndarray) -> np.ndarray:
+    """What a pack depends on: the analysis and the shortlist's summaries (``shortlist``), the
+    id of the basis last (``index_pack.Pack`` checks the pack's stored basis against it)."""
+    return np.concatenate([ANALYSIS_PARAMETERS, [shortlist.SUMMARY_BLOCKS, shortlist.SUMMARY_HOP, shortlist.BASIS_DIMS, shortlist.basis_id(basis)]])
 
 
-def pack_arrays(analysis: SongAnalysis) -> index_pack.SongArrays:
+def pack_arrays(analysis: SongAnalysis, basis: np.ndarray) -> index_pack.SongArrays:
     """What a pack stores of an analysis: itself and its shortlist summaries."""
     marks = analysis.landmarks
-    return index_pack.SongArrays(marks.hashes, marks.times, analysis.profiles, song_summaries(analysis.profiles))
+    return index_pack.SongArrays(marks.hashes, marks.times, analysis.profiles, song_summaries(analysis.profiles, basis))
 
 
 def fingerprint_index(analyses: list[SongAnalysis]) -> FingerprintIndex:

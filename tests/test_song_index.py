@@ -187,3 +187,44 @@ def test_a_damaged_pack_is_ignored_and_its_songs_are_packed_again(tmp_path: Path
     assert snapshot is not None and len(snapshot.labels) == 2 and snapshot.unindexed == []
     assert [_best(index, i) for i in range(2)] == ["song0", "song1"]
     assert pack not in _packs(index) and len(_packs(index)) == 1
+
+
+def test_the_shortlist_basis_is_fitted_on_the_library_and_refitted_when_it_has_grown(tmp_path: Path, packed: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    from musicid_core import shortlist
+
+    monkeypatch.setattr(shortlist, "REFIT_GROWTH", 2)
+    library = _library(tmp_path, count=2)
+    index = SongIndex(library)
+    index.update()
+    index.snapshot()
+    basis_file = index.folder / "shortlist_basis.npz"
+    with np.load(basis_file) as data:
+        first, fitted_on = data["basis"].copy(), int(data["songs"])
+    assert fitted_on == 2 and index.update().removed == 0 and basis_file.is_file()  # not an orphan analysis
+    library.add_songs([synth.write(tmp_path / "in" / "song2.wav", synth.song(2, 20.0))])
+    index.update()
+    assert _best(index, 2) == "song2"
+    with np.load(basis_file) as data:
+        assert np.array_equal(data["basis"], first)  # 3 songs < 2 x 2: kept, the new song got a pack of its own
+    assert len(_packs(index)) == 2
+    library.add_songs([synth.write(tmp_path / "in" / "song3.wav", synth.song(3, 20.0))])
+    index.update()
+    assert [_best(index, i) for i in range(4)] == ["song0", "song1", "song2", "song3"]
+    with np.load(basis_file) as data:
+        assert int(data["songs"]) == 4 and not np.array_equal(data["basis"], first)
+    (pack,) = _packs(index)  # every song repacked with the new basis, the old packs gone
+    assert len(json.loads((pack / "songs.json").read_text())["ids"]) == 4
+
+
+def test_a_damaged_shortlist_basis_is_fitted_again(tmp_path: Path, packed: None, caplog: pytest.LogCaptureFixture) -> None:
+    from musicid_core import shortlist
+
+    library = _library(tmp_path, count=2)
+    index = SongIndex(library)
+    index.update()
+    index.snapshot()
+    (index.folder / "shortlist_basis.npz").write_bytes(b"PK\x03\x04 not a zip")
+    assert [_best(index, i) for i in range(2)] == ["song0", "song1"]
+    assert "shortlist basis cannot be read" in caplog.text
+    with np.load(index.folder / "shortlist_basis.npz") as data:
+        assert data["basis"].shape[1] == shortlist.BASIS_DIMS
