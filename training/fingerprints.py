@@ -9,6 +9,11 @@ Fragments of the held-out negative music (never anyone's library) of 5, 10 and 2
 the training augmentation (multi-noise, room loudness, reverb, phone microphone) and are matched;
 the threshold sits above nearly all of their margins. Chance alignments grow with the number of
 songs, so this adapts the threshold to the library instead of fixing one number.
+
+Each impostor recording goes through the recogniser's speed search (``musicid_core.speed_search``):
+it is analysed at nominal speed and at every search speed, and what counts is its best try (its
+largest leads, its most confident claim), because a recogniser that searches answers with its
+most confident try.
 """
 
 from __future__ import annotations
@@ -17,11 +22,12 @@ from typing import Callable, Optional, Sequence
 
 import numpy as np
 
-from musicid_core import verdict
+from musicid_core import speed_search, verdict
 from musicid_core.errors import TrainingCancelled
-from musicid_core.fingerprint import SAMPLE_RATE, FingerprintIndex, QueryAnalysis, RecordingMatcher, analyse_query
+from musicid_core.fingerprint import SAMPLE_RATE, FingerprintIndex, RecordingMatcher
 from musicid_core.library import Library, Song
 from musicid_core.song_index import PACKED_ABOVE, SongIndex, fingerprint_index
+from musicid_core.speed_search import Tries
 from training.augment import augment_in_room
 
 MIN_MARGIN = 8.0
@@ -70,10 +76,14 @@ def build_index(
     return fingerprint_index(analyses)
 
 
-def impostor_queries(negatives: Sequence[np.ndarray], noise: Sequence[np.ndarray], seed: int = 0) -> list[QueryAnalysis]:
-    """The recordings a verdict must reject, analysed: fragments of the negative music of each
-    ``CALIBRATION_LENGTHS_S`` through the room augmentation. They do not depend on the library,
-    so enrolment keeps them (``training.enrolment``) and recalibrates by matching alone."""
+def impostor_queries(
+    negatives: Sequence[np.ndarray], noise: Sequence[np.ndarray], seed: int = 0,
+    speeds: Sequence[float] = speed_search.SPEEDS,
+) -> list[Tries]:
+    """The recordings a verdict must reject, analysed at nominal speed and at each search speed:
+    fragments of the negative music of each ``CALIBRATION_LENGTHS_S`` through the room
+    augmentation. They do not depend on the library, so enrolment keeps them
+    (``training.enrolment``) and recalibrates by matching alone."""
     rng = np.random.default_rng(seed)
     queries = []
     for clip in negatives:
@@ -85,26 +95,28 @@ def impostor_queries(negatives: Sequence[np.ndarray], noise: Sequence[np.ndarray
             for _ in range(CALIBRATION_PER_CLIP if clip.size > n else 1):
                 start = int(rng.integers(0, clip.size - n + 1))
                 recording = augment_in_room(clip[start : start + n], noise, rng, SAMPLE_RATE) if noise else clip[start : start + n]
-                queries.append(analyse_query(recording))
+                queries.append(speed_search.analyse_tries(recording, speeds))
     return queries
 
 
 def calibrate_margin(
     index: RecordingMatcher, negatives: Sequence[np.ndarray], noise: Sequence[np.ndarray], seed: int = 0,
-    queries: Optional[Sequence[QueryAnalysis]] = None,
+    queries: Optional[Sequence[Tries]] = None,
 ) -> dict[str, float]:
     """``fingerprint_margin`` and ``profile_margin`` (the units the verdict measures leads in,
     ``musicid_core.verdict``), the impostor margins they were set from, and the share of the
     impostors the verdict rejects with them (``verdict_impostors_rejected``); ``queries``:
-    ``impostor_queries`` made already."""
+    ``impostor_queries`` made already. Each impostor counts with its best try (module docstring):
+    store the margins with ``speed_search.calibrated_speeds(queries)``, the speeds they allow."""
     margins, profile_margins, matched = [], [], []
-    for query in impostor_queries(negatives, noise, seed) if queries is None else queries:
-        found = index.match_query(query)
+    for tries in impostor_queries(negatives, noise, seed) if queries is None else queries:
+        found = [index.match_query(query) for query in tries.analyses]
         matched.append(found)
-        margins.append(found.margin)
-        if found.profiles is not None:
-            profile_margins.append(found.profiles.margin)
-    result = {"fingerprint_margin": MIN_MARGIN, "fingerprint_impostors": float(len(margins))}
+        margins.append(max(f.margin for f in found))
+        if all(f.profiles is not None for f in found):
+            profile_margins.append(max(f.profiles.margin for f in found))  # type: ignore[union-attr]
+    result = {"fingerprint_margin": MIN_MARGIN, "fingerprint_impostors": float(len(margins)),
+              "impostor_tries": float(max((len(t) for t in matched), default=0))}
     if index.profiles is not None:
         result["profile_margin"] = MIN_PROFILE_MARGIN
     if margins:
@@ -123,7 +135,7 @@ def calibrate_margin(
         })
     if matched:
         # The operating point these margins give the verdict: how many impostors it rejects.
-        claims = [verdict.impostor_probability(found, result["fingerprint_margin"], result.get("profile_margin", 0.0))
-                  for found in matched]
+        claims = [max(verdict.impostor_probability(f, result["fingerprint_margin"], result.get("profile_margin", 0.0))
+                      for f in found) for found in matched]
         result["verdict_impostors_rejected"] = float(np.mean(np.array(claims) < verdict.THRESHOLD))
     return result
