@@ -104,13 +104,15 @@ def search(
     match: Callable[[np.ndarray], FingerprintMatch],
 ) -> Answer:
     """``nominal`` when it is ``confident`` or there is nothing to search; otherwise the most
-    confident of it and ``answer_at(speed, match(undo_speed(audio, speed)))`` for each speed
-    (the first of equals: nominal speed wins a tie)."""
+    confident of the tries ``answer_at(speed, match(undo_speed(audio, speed)))`` that is
+    ``confident`` itself, and ``nominal`` when none is. A try that is not confident either does not
+    replace the nominal answer: its ranking is no surer, and on the tuning side taking it cost
+    recordings at their own speed their right first place (``benchmarks.speed_grid``)."""
     if not speeds or confident(nominal):
         return nominal
-    best, best_confidence = nominal, confidence(nominal)
+    best: Answer | None = None
     for speed in speeds:
         answer = answer_at(speed, match(undo_speed(audio, speed)))
-        if confidence(answer) > best_confidence:
-            best, best_confidence = answer, confidence(answer)
-    return best
+        if confident(answer) and (best is None or confidence(answer) > confidence(best)):
+            best = answer
+    return nominal if best is None else best
