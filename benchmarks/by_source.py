@@ -156,10 +156,13 @@ def trained_library(side: Side, enrolled: list[SongFile]):  # type: ignore[no-un
 
 def searched_margins(side: Side, library, bundle):  # type: ignore[no-untyped-def]
     """The bundle with its margins calibrated through the recogniser's speed search
-    (``musicid_core.speed_search``), for a bundle trained before it (its ``margin_speeds`` differ):
-    the impostors training made for it (``training.train``: bundled negatives, the validation
-    share of the library's noise, the default seed) at every search speed, in memory only, the
-    bundle folder untouched. Cached per bundle and grid in the side's folder."""
+    (``musicid_core.speed_search``), and with the margins the same impostors give at nominal speed
+    alone (``nominal_margins``: what the recogniser before the search used; ``evaluate`` reads
+    "before" with them). The impostors are those training makes for the bundle
+    (``training.train``: bundled negatives, the validation share of the library's noise, the
+    default seed), analysed at every search speed; a bundle trained before the search gets the
+    searched margins in memory only, its folder untouched. Cached per bundle and grid in the
+    side's folder."""
     import dataclasses
 
     from musicid_core import speed_search
@@ -167,8 +170,6 @@ def searched_margins(side: Side, library, bundle):  # type: ignore[no-untyped-de
     from training.noise_bank import load_negative_bank, load_noise_bank
     from training.train import TrainOptions
 
-    if tuple(bundle.meta.margin_speeds) == speed_search.SPEEDS:
-        return bundle
     grid = "-".join(f"{s:g}" for s in speed_search.SPEEDS) or "none"
     cache = side_root(side) / f"margins-{bundle.path.name}-speeds-{grid}.json"
     if cache.is_file():
@@ -180,13 +181,18 @@ def searched_margins(side: Side, library, bundle):  # type: ignore[no-untyped-de
                                      load_noise_bank(library, options.noise_packs).split()[1], options.seed)
         found = calibrate_margin(bundle.fingerprints, [], [], queries=impostors)
         found["margin_speeds"] = list(speed_search.calibrated_speeds(impostors))
-        found["nominal_margins"] = [bundle.meta.fingerprint_margin, bundle.meta.profile_margin]
+        nominal = calibrate_margin(bundle.fingerprints, [], [], queries=[
+            speed_search.Tries((), tries.analyses[:1]) for tries in impostors])
+        found["nominal_margins"] = [nominal["fingerprint_margin"], nominal["profile_margin"]]
+        found["nominal_impostors_rejected"] = nominal["verdict_impostors_rejected"]
+        found["bundle_margins"] = [bundle.meta.fingerprint_margin, bundle.meta.profile_margin,
+                                   list(bundle.meta.margin_speeds)]
         found["calibrate_seconds"] = time.monotonic() - started
         cache.write_text(json.dumps(found, indent=1))
     print(f"[{side.name}] margins calibrated through speeds {found['margin_speeds']}: {found['fingerprint_margin']:.0f} "
-          f"landmarks, {found['profile_margin']:.4f} profile (trained with {bundle.meta.fingerprint_margin:.0f}, "
-          f"{bundle.meta.profile_margin:.4f}); calibration impostors rejected {found['verdict_impostors_rejected']:.1%}",
-          flush=True)
+          f"landmarks, {found['profile_margin']:.4f} profile, calibration impostors rejected "
+          f"{found['verdict_impostors_rejected']:.1%}; at nominal speed only {found['nominal_margins']}, "
+          f"{found['nominal_impostors_rejected']:.1%}; the bundle's own: {found['bundle_margins']}", flush=True)
     meta = dataclasses.replace(bundle.meta, fingerprint_margin=found["fingerprint_margin"],
                                profile_margin=found["profile_margin"], margin_speeds=found["margin_speeds"],
                                metrics={**bundle.meta.metrics, "searched_calibration": found})
