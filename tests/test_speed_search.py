@@ -164,3 +164,20 @@ def test_enrolment_keeps_the_tries_and_recalibrates_margins_made_before_the_sear
     assert index.margins() is not None and index.margins().speeds == ()  # type: ignore[union-attr]
     again = recalibrate_if_needed(library, index, negatives_dir=negatives)
     assert again is not None and again.speeds == speed_search.SPEEDS
+
+
+def test_only_a_confident_try_replaces_the_nominal_answer() -> None:
+    # Answers as (verdict, confidence); each speed's try is given by its "match" result.
+    tries = {0.99: ("unknown", 0.9), 1.01: ("match", 0.97)}
+
+    def run(nominal: tuple[str, float], speeds: tuple[float, ...], table: dict) -> tuple[str, float]:
+        return speed_search.search(
+            nominal, np.zeros(SR, np.float32), speeds, confident=lambda a: a[0] == "match", confidence=lambda a: a[1],
+            answer_at=lambda speed, found: table[speed], match=lambda audio: None,  # type: ignore[arg-type,return-value]
+        )
+
+    assert run(("unknown", 0.5), (0.99, 1.01), tries) == ("match", 0.97)
+    # A surer try that is still not a match leaves the nominal answer (and its ranking).
+    assert run(("unknown", 0.5), (0.99,), tries) == ("unknown", 0.5)
+    assert run(("unknown", 0.5), (0.99, 1.01), {0.99: ("match", 0.99), 1.01: ("match", 0.96)}) == ("match", 0.99)
+    assert run(("match", 0.95), (0.99, 1.01), {0.99: ("match", 0.999), 1.01: ("match", 0.999)}) == ("match", 0.95)
