@@ -171,7 +171,7 @@ def searched_margins(side: Side, library, bundle):  # type: ignore[no-untyped-de
     from training.train import TrainOptions
 
     grid = "-".join(f"{s:g}" for s in speed_search.SPEEDS) or "none"
-    cache = side_root(side) / f"margins-{bundle.path.name}-speeds-{grid}.json"
+    cache = side_root(side) / f"margins-v2-{bundle.path.name}-speeds-{grid}.json"
     if cache.is_file():
         found = json.loads(cache.read_text())
     else:
@@ -181,8 +181,9 @@ def searched_margins(side: Side, library, bundle):  # type: ignore[no-untyped-de
                                      load_noise_bank(library, options.noise_packs).split()[1], options.seed)
         found = calibrate_margin(bundle.fingerprints, [], [], queries=impostors)
         found["margin_speeds"] = list(speed_search.calibrated_speeds(impostors))
+        # The calibration before the search: nominal-speed tries, percentile margins alone.
         nominal = calibrate_margin(bundle.fingerprints, [], [], queries=[
-            speed_search.Tries((), tries.analyses[:1]) for tries in impostors])
+            speed_search.Tries((), tries.analyses[:1]) for tries in impostors], rejection_target=0.0)
         found["nominal_margins"] = [nominal["fingerprint_margin"], nominal["profile_margin"]]
         found["nominal_impostors_rejected"] = nominal["verdict_impostors_rejected"]
         found["bundle_margins"] = [bundle.meta.fingerprint_margin, bundle.meta.profile_margin,
