@@ -181,3 +181,46 @@ def test_only_a_confident_try_replaces_the_nominal_answer() -> None:
     assert run(("unknown", 0.5), (0.99,), tries) == ("unknown", 0.5)
     assert run(("unknown", 0.5), (0.99, 1.01), {0.99: ("match", 0.99), 1.01: ("match", 0.96)}) == ("match", 0.99)
     assert run(("match", 0.95), (0.99, 1.01), {0.99: ("match", 0.999), 1.01: ("match", 0.999)}) == ("match", 0.95)
+
+
+class _StoredMatches:
+    """A calibration index answering each analysis with a stored match (no audio needed)."""
+
+    profiles = True
+    n_songs = SONGS
+
+    def __init__(self) -> None:
+        self.found: dict[int, fp.FingerprintMatch] = {}
+
+    def tries(self, *matches: fp.FingerprintMatch) -> speed_search.Tries:
+        blank = fp.QueryAnalysis(fp.Landmarks(np.zeros(0, np.uint32), np.zeros(0, np.int32)), np.zeros((0, 0), np.float32))
+        analyses = tuple(fp.QueryAnalysis(blank.landmarks, blank.profiles.copy()) for _ in matches)
+        self.found.update({id(a): m for a, m in zip(analyses, matches)})
+        return speed_search.Tries(speed_search.SPEEDS[: len(matches) - 1], analyses)
+
+    def match_query(self, query: fp.QueryAnalysis) -> fp.FingerprintMatch:
+        return self.found[id(query)]
+
+
+def _match(counts: list[int], similarity: list[float]) -> fp.FingerprintMatch:
+    from musicid_core.tonal_profile import ProfileMatch
+
+    return fp.FingerprintMatch(np.array(counts), np.zeros(len(counts), np.int64), 0, ProfileMatch(np.array(similarity)))
+
+
+def test_the_margins_grow_until_the_verdict_rejects_95_percent_of_the_impostors() -> None:
+    from training.fingerprints import REJECTION_TARGET
+
+    index = _StoredMatches()
+    chance = _match([3, 4, 3, 5], [0.10, 0.11, 0.10, 0.10])
+    # Three impostors whose best try leads in both checks by a little under the percentile margins:
+    # the two leads together would make them a match (the verdict's joint evidence).
+    sly = _match([2, 12, 1, 2], [0.10, 0.18, 0.10, 0.10])
+    queries = [index.tries(chance, chance, chance) for _ in range(17)] + [index.tries(chance, sly, chance) for _ in range(3)]
+    percentile = calibrate_margin(index, [], [], queries=queries, rejection_target=0.0)  # type: ignore[arg-type]
+    assert percentile["verdict_impostors_rejected"] == pytest.approx(17 / 20) and percentile["margin_scale"] == 1.0
+    grown = calibrate_margin(index, [], [], queries=queries)  # type: ignore[arg-type]
+    assert grown["verdict_impostors_rejected"] >= REJECTION_TARGET and grown["margin_scale"] > 1.0
+    assert grown["percentile_impostors_rejected"] == percentile["verdict_impostors_rejected"]
+    assert grown["fingerprint_margin"] > percentile["fingerprint_margin"]
+    assert grown["profile_margin"] > percentile["profile_margin"]
