@@ -134,7 +134,7 @@ def grid_rows(
     """By-source rows for one grid (module docstring), and the margins it calibrated;
     ``nominal_margins``: search with the bundle's nominal-speed margins instead (what the search
     would do without its calibration: the comparison that shows what the calibration is for)."""
-    from musicid_core import speed_search
+    from musicid_core import speed_search, verdict
     from musicid_core.fingerprint import FingerprintMatch, Landmarks, QueryAnalysis
     from musicid_core.models.store import SongLabel
     from musicid_core.recognizer import decide
@@ -147,28 +147,25 @@ def grid_rows(
     def match(counts: np.ndarray, similarity: np.ndarray) -> FingerprintMatch:
         return FingerprintMatch(counts, np.zeros_like(counts), 0, ProfileMatch(similarity))
 
-    if True:  # the nominal-only calibration too: it must give the bundle's own margins back
-        blank = QueryAnalysis(Landmarks(np.zeros(0, np.uint32), np.zeros(0, np.int32)), np.zeros((0, 0), np.float32))
-        rows, tries = [], []
-        for counts, similarity in zip(data["impostor_counts"], data["impostor_similarity"]):
-            analyses = tuple(dataclasses.replace(blank) for _ in columns)
-            rows.append([(q, match(counts[c], similarity[c])) for q, c in zip(analyses, columns)])
-            tries.append(speed_search.Tries(grid, analyses))
-        target = {} if rejection_target is None else {"rejection_target": rejection_target}
-        calibration = calibrate_margin(_Matched(rows), [], [], queries=tries, **target)  # type: ignore[arg-type]
-        fm, pm = calibration["fingerprint_margin"], calibration["profile_margin"]
+    # Calibrated through this grid (for "none", at nominal speed: comparable with the bundle's own).
+    blank = QueryAnalysis(Landmarks(np.zeros(0, np.uint32), np.zeros(0, np.int32)), np.zeros((0, 0), np.float32))
+    rows, tries = [], []
+    for counts, similarity in zip(data["impostor_counts"], data["impostor_similarity"]):
+        analyses = tuple(dataclasses.replace(blank) for _ in columns)
+        rows.append([(q, match(counts[c], similarity[c])) for q, c in zip(analyses, columns)])
+        tries.append(speed_search.Tries(grid, analyses))
+    target = {} if rejection_target is None else {"rejection_target": rejection_target}
+    calibration = calibrate_margin(_Matched(rows), [], [], queries=tries, **target)  # type: ignore[arg-type]
+    fm, pm = calibration["fingerprint_margin"], calibration["profile_margin"]
     if not grid or nominal_margins:  # the recogniser before the search: the bundle's margins
         calibration["bundle_margins"] = [float(data["fingerprint_margin"]), float(data["profile_margin"])]
         fm, pm = float(data["fingerprint_margin"]), float(data["profile_margin"])
-    from musicid_core import verdict
-
     # The calibration's impostors through this very search with the margins used: how many pass.
     claims = [max(verdict.impostor_probability(m, fm, pm) for _, m in row) for row in rows]
     impostors_rejected = float(np.mean(np.array(claims) < verdict.THRESHOLD))
     n_songs = data["counts"].shape[2]
     labels = [SongLabel(str(i), str(i), "", "") for i in range(n_songs)]
     cells: dict[tuple, dict[str, list]] = {}
-    chosen_speed = []
     for i in range(len(data["truth"])):
         probabilities = data["network"][i][np.newaxis, :]
 
@@ -189,7 +186,6 @@ def grid_rows(
                     other = answer_at(speed, by_speed[speed])
                     if other.certainty > answer.certainty:
                         answer = other
-        chosen_speed.append(answer.speed)
         key = (str(data["condition"][i]), int(data["length"][i]), int(data["snr"][i]))
         cell = cells.setdefault(key, {"top1": [], "top5": [], "right_match": [], "unknown_answered_unknown": [],
                                       "searched": []})
