@@ -23,7 +23,9 @@ in a room (``benchmarks.simulate``: reverb, a 1-3 layer bed of the side's noise,
 44.1/48 kHz, gain and clipping) with one recording in three sent through Opus at 32 kbit/s, at
 +10/+5/0/-5 dB; the 5-s (0 dB) and 3-s (+5 dB) queries are the first 5 and 3 s of the same
 recordings. The speed-drift condition plays the excerpt 1 % fast or 1 % slow (alternating by
-song) before the room, at +5 and 0 dB. Recognition is ``Recognizer(bundle).identify(audio)``;
+song) before the room, at +5 and 0 dB. Recognition is ``Recognizer(bundle).identify(audio)``,
+with the speed search (``musicid_core.speed_search``; a bundle trained before it gets its margins
+calibrated through it first, in memory: ``searched_margins``);
 the per-part table also reads the network's window probabilities and the index's landmark and
 profile match for the same recording (the two calls ``identify`` makes inside).
 
@@ -145,10 +147,57 @@ def trained_library(side: Side, enrolled: list[SongFile]):  # type: ignore[no-un
         }, indent=1))
         print(f"[{side.name}] trained in {result.seconds:.0f} s", flush=True)
         bundle = load_current(library.models_dir)
+    bundle = searched_margins(side, library, bundle)
     sha_to_song = {digests[s.song_id]: s.song_id for s in enrolled}
     id_to_song = {song.id: sha_to_song[song.sha256] for song in library.songs() if song.sha256 in sha_to_song}
     training = json.loads(record.read_text()) if record.is_file() else {}
     return bundle, id_to_song, training
+
+
+def searched_margins(side: Side, library, bundle):  # type: ignore[no-untyped-def]
+    """The bundle with its margins calibrated through the recogniser's speed search
+    (``musicid_core.speed_search``), and with the margins the same impostors give at nominal speed
+    alone (``nominal_margins``: what the recogniser before the search used; ``evaluate`` reads
+    "before" with them). The impostors are those training makes for the bundle
+    (``training.train``: bundled negatives, the validation share of the library's noise, the
+    default seed), analysed at every search speed; a bundle trained before the search gets the
+    searched margins in memory only, its folder untouched. Cached per bundle and grid in the
+    side's folder."""
+    import dataclasses
+
+    from musicid_core import speed_search
+    from training.fingerprints import calibrate_margin, impostor_queries
+    from training.noise_bank import load_negative_bank, load_noise_bank
+    from training.train import TrainOptions
+
+    grid = "-".join(f"{s:g}" for s in speed_search.SPEEDS) or "none"
+    cache = side_root(side) / f"margins-v2-{bundle.path.name}-speeds-{grid}.json"
+    if cache.is_file():
+        found = json.loads(cache.read_text())
+    else:
+        started = time.monotonic()
+        options = TrainOptions()
+        impostors = impostor_queries(load_negative_bank(options.negatives_dir).clips,
+                                     load_noise_bank(library, options.noise_packs).split()[1], options.seed)
+        found = calibrate_margin(bundle.fingerprints, [], [], queries=impostors)
+        found["margin_speeds"] = list(speed_search.calibrated_speeds(impostors))
+        # The calibration before the search: nominal-speed tries, percentile margins alone.
+        nominal = calibrate_margin(bundle.fingerprints, [], [], queries=[
+            speed_search.Tries((), tries.analyses[:1]) for tries in impostors], rejection_target=0.0)
+        found["nominal_margins"] = [nominal["fingerprint_margin"], nominal["profile_margin"]]
+        found["nominal_impostors_rejected"] = nominal["verdict_impostors_rejected"]
+        found["bundle_margins"] = [bundle.meta.fingerprint_margin, bundle.meta.profile_margin,
+                                   list(bundle.meta.margin_speeds)]
+        found["calibrate_seconds"] = time.monotonic() - started
+        cache.write_text(json.dumps(found, indent=1))
+    print(f"[{side.name}] margins calibrated through speeds {found['margin_speeds']}: {found['fingerprint_margin']:.0f} "
+          f"landmarks, {found['profile_margin']:.4f} profile, calibration impostors rejected "
+          f"{found['verdict_impostors_rejected']:.1%}; at nominal speed only {found['nominal_margins']}, "
+          f"{found['nominal_impostors_rejected']:.1%}; the bundle's own: {found['bundle_margins']}", flush=True)
+    meta = dataclasses.replace(bundle.meta, fingerprint_margin=found["fingerprint_margin"],
+                               profile_margin=found["profile_margin"], margin_speeds=found["margin_speeds"],
+                               metrics={**bundle.meta.metrics, "searched_calibration": found})
+    return dataclasses.replace(bundle, meta=meta)
 
 
 # --- the recordings ------------------------------------------------------------------------------
@@ -269,16 +318,12 @@ def build_queries(side: Side, enrolled: list[SongFile], unknown: list[SongFile],
 # --- recognition -------------------------------------------------------------------------------
 
 
-def part_ranks_first(recognizer, audio: np.ndarray, truth: int) -> dict[str, bool]:  # type: ignore[no-untyped-def]
+def part_ranks_first(network: np.ndarray, found, truth: int) -> dict[str, bool]:  # type: ignore[no-untyped-def]
     """Whether each part of the recogniser by itself puts the right song (output ``truth``) first:
-    the network's averaged window probabilities, the aligned landmarks, the profile similarity.
-    These are the two inputs ``Recognizer.identify`` combines. A part counts as right only when the
-    right song is strictly ahead of every other (a tie at zero landmarks is no answer)."""
-    from musicid_core.features import recording_windows
-
-    n = len(recognizer.labels)
-    network = recognizer.window_probabilities(recording_windows(audio, recognizer.settings))[:, :n].mean(axis=0)
-    found = recognizer.fingerprints.match(audio)
+    the network's averaged window probabilities (``network``, one per song), the aligned landmarks,
+    the profile similarity (``found``, the nominal-speed match). These are the two inputs
+    ``Recognizer.identify`` combines. A part counts as right only when the right song is strictly
+    ahead of every other (a tie at zero landmarks is no answer)."""
 
     def first(values: np.ndarray) -> bool:
         others = np.delete(values, truth)
@@ -290,15 +335,22 @@ def part_ranks_first(recognizer, audio: np.ndarray, truth: int) -> dict[str, boo
     return parts
 
 
-def evaluate(bundle, queries: dict, id_to_song: dict[str, str]) -> tuple[list[dict], float]:  # type: ignore[no-untyped-def]
+def evaluate(bundle, queries: dict, id_to_song: dict[str, str]) -> tuple[list[dict], dict]:  # type: ignore[no-untyped-def]
     """Per (condition, length, SNR): ranked first, top 5, right ``match``, unknown answered
-    ``unknown``, and each part alone; plus the median time of one ``identify``."""
-    from musicid_core.recognizer import Recognizer
+    ``unknown``, each part alone, and the share that the speed search tried again; plus the times
+    of one ``identify`` (median, and apart for the recordings searched and not)."""
+    from musicid_core.features import recording_windows
+    from musicid_core.recognizer import Recognizer, decide
 
     recognizer = Recognizer(bundle)
+    # The recogniser before the speed search: the nominal answer with the margins the bundle was
+    # trained with, from the same two inputs ``identify`` combines (``decide``), so "before" and
+    # "after" are read off the very same recordings and model.
+    before_margins = bundle.meta.metrics.get("searched_calibration", {}).get("nominal_margins")
     output_of_song = {id_to_song[label.id]: i for i, label in enumerate(recognizer.labels)}
     cells: dict[tuple, dict[str, list]] = defaultdict(lambda: defaultdict(list))
-    latencies = []
+    latencies: list[float] = []
+    searched: list[bool] = []
     for i in range(len(queries["song"])):
         song = str(queries["song"][i])
         key = (str(queries["condition"][i]), int(queries["length"][i]), int(queries["snr"][i]))
@@ -306,16 +358,29 @@ def evaluate(bundle, queries: dict, id_to_song: dict[str, str]) -> tuple[list[di
         t = time.perf_counter()
         result = recognizer.identify(audio, top_k=5)
         latencies.append(time.perf_counter() - t)
-        ranked = [id_to_song[m.song.id] for m in result.matches]
+        # The speed search ran exactly when the nominal answer was not ``match``: the answer is then
+        # not ``match`` or was read at another speed.
+        searched.append(bool(recognizer.search_speeds) and (result.verdict != "match" or result.speed != 1.0))
+        probabilities = recognizer.song_probabilities(recording_windows(audio, recognizer.settings))
+        found = recognizer.fingerprints.match(audio)
+        answers = {"": result}
+        if before_margins is not None:
+            answers["nominal_"] = decide(probabilities, recognizer.labels, recognizer.threshold, 5, found, *before_margins)
         cell = cells[key]
+        for prefix, answer in answers.items():
+            ranked = [id_to_song[m.song.id] for m in answer.matches]
+            if bool(queries["enrolled"][i]):
+                cell[f"{prefix}top1"].append(ranked[0] == song)
+                cell[f"{prefix}top5"].append(song in ranked[:5])
+                cell[f"{prefix}right_match"].append(ranked[0] == song and answer.verdict == "match")
+            else:
+                cell[f"{prefix}unknown_answered_unknown"].append(answer.verdict == "unknown")
         if bool(queries["enrolled"][i]):
-            cell["top1"].append(ranked[0] == song)
-            cell["top5"].append(song in ranked[:5])
-            cell["right_match"].append(ranked[0] == song and result.verdict == "match")
-            for part, right in part_ranks_first(recognizer, audio, output_of_song[song]).items():
+            network = probabilities[:, : len(recognizer.labels)].mean(axis=0)
+            for part, right in part_ranks_first(network, found, output_of_song[song]).items():
                 cell[f"{part}_top1"].append(right)
-        else:
-            cell["unknown_answered_unknown"].append(result.verdict == "unknown")
+        cell["searched"].append(searched[-1])
+        cell["read_at_other_speed"].append(result.speed != 1.0)
     rows = []
     def order(item: tuple) -> tuple:
         (condition, length, snr), _ = item
@@ -332,7 +397,12 @@ def evaluate(bundle, queries: dict, id_to_song: dict[str, str]) -> tuple[list[di
                 if cell.get(f"{part}_top1"):
                     row[f"{part}_right_combined_wrong"] = int(np.sum(np.array(cell[f"{part}_top1"]) & ~combined))
         rows.append(row)
-    return rows, float(np.median(latencies) * 1000)
+    lat, was = np.array(latencies) * 1000, np.array(searched, dtype=bool)
+    timing = {"identify_median_ms": float(np.median(lat)), "searched_share": float(was.mean()),
+              "identify_median_ms_not_searched": float(np.median(lat[~was])) if (~was).any() else None,
+              "identify_median_ms_searched": float(np.median(lat[was])) if was.any() else None,
+              "identify_mean_ms": float(lat.mean()), "speeds": list(recognizer.search_speeds)}
+    return rows, timing
 
 
 def short_recordings(bundle, side: Side, enrolled: list[SongFile], count: int = 8) -> list[dict]:  # type: ignore[no-untyped-def]
@@ -392,14 +462,17 @@ def main(argv: list[str] | None = None) -> int:
         queries = build_queries(side, enrolled, unknown, args)
         build_s = time.monotonic() - t
         t = time.monotonic()
-        rows, median_ms = evaluate(bundle, queries, id_to_song)
+        rows, timing = evaluate(bundle, queries, id_to_song)
         evaluate_s = time.monotonic() - t
         short = short_recordings(bundle, side, enrolled)
         results[name] = {
             "enrolled_packages": list(side.enrolled_packages), "unknown_packages": list(side.unknown_packages),
             "noise_sources": list(side.noise_sources), "noise_files": [str(x) for x in queries["noise_files"]],
             "enrolled": [s.song_id for s in enrolled], "unknown": [s.song_id for s in unknown],
-            "model": bundle.path.name, "training": training, "conditions": rows, "identify_median_ms": median_ms,
+            "model": bundle.path.name, "training": training, "conditions": rows, **timing,
+            "margins": {"fingerprint_margin": bundle.meta.fingerprint_margin, "profile_margin": bundle.meta.profile_margin,
+                        "margin_speeds": list(bundle.meta.margin_speeds),
+                        "searched_calibration": bundle.meta.metrics.get("searched_calibration")},
             "short_recordings": short, "queries_seconds": build_s, "evaluate_seconds": evaluate_s,
         }
         print_side(name, results[name])
@@ -445,12 +518,20 @@ def _label(row: dict) -> str:
 
 def print_side(name: str, result: dict) -> None:
     print(f"\n[{name}] model {result['model']}; identify median {result['identify_median_ms']:.0f} ms")
+    if result.get("speeds"):
+        print(f"  speed search {result['speeds']}: {result['searched_share']:.1%} of recordings searched; identify median "
+              f"{result['identify_median_ms_not_searched'] or 0:.0f} ms not searched, "
+              f"{result['identify_median_ms_searched'] or 0:.0f} ms searched")
     for row in result["conditions"]:
         print(f"  {_label(row):26s} top1 {_pct(row, 'top1'):>8} top5 {_pct(row, 'top5'):>8} "
               f"match {_pct(row, 'right_match'):>8} unknown {_pct(row, 'unknown_answered_unknown'):>8} | "
               f"net {_pct(row, 'network_top1'):>8} lm {_pct(row, 'landmarks_top1'):>8} "
               f"prof {_pct(row, 'profiles_top1'):>8}"
               f"  (n {row['n_enrolled']}/{row['n_unknown']})", flush=True)
+        if "nominal_top1" in row or "nominal_unknown_answered_unknown" in row:
+            print(f"  {'  before the speed search':26s} top1 {_pct(row, 'nominal_top1'):>8} top5 {_pct(row, 'nominal_top5'):>8} "
+                  f"match {_pct(row, 'nominal_right_match'):>8} unknown {_pct(row, 'nominal_unknown_answered_unknown'):>8} | "
+                  f"searched {_pct(row, 'searched'):>8}", flush=True)
     refused = [r for r in result["short_recordings"] if "refused" in r]
     print(f"  short recordings: {len(result['short_recordings'])}, refused {len(refused)}: "
           f"{sorted({(r['seconds'], r['refused']) for r in refused})}")
@@ -468,6 +549,14 @@ def tables(results: dict[str, dict]) -> str:
         cells = [f"{_pct(h, k)} / {_pct(t, k)}" for k in ("top1", "top5", "right_match", "unknown_answered_unknown")]
         counts = f"{h['n_enrolled']} / {h['n_unknown']}; {t['n_enrolled'] if t else 0} / {t['n_unknown'] if t else 0}"
         lines.append(f"| {_label(h)} | " + " | ".join(cells) + f" | {counts} |")
+    if any("nominal_top1" in r for r in results["held-out"]["conditions"]):
+        lines += ["", "| recordings | ranked first, before → with the speed search (held-out; tuned-on) | right `match` "
+                  "| unknown answered `unknown` | searched (held-out; tuned-on) |", "|---|---|---|---|---|"]
+        for key in order:
+            h, t = keyed["held-out"].get(key), keyed["tuning"].get(key)
+            cells = [f"{_pct(h, 'nominal_' + k)} → {_pct(h, k)}; {_pct(t, 'nominal_' + k)} → {_pct(t, k)}"
+                     for k in ("top1", "right_match", "unknown_answered_unknown")]
+            lines.append(f"| {_label(h)} | " + " | ".join(cells) + f" | {_pct(h, 'searched')}; {_pct(t, 'searched')} |")
     lines += ["", "| 10-s recordings, ranked first | network alone | landmarks alone | profiles alone | combined |",
               "|---|---|---|---|---|"]
     for snr in (5, 0, -5):

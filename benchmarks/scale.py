@@ -112,6 +112,7 @@ def recognise(folder: Path, out: Path) -> None:
     from musicid_core.song_index import IndexedSongs, Margins, SongAnalysis, fingerprint_index, pack_parameters
     from musicid_core.shortlist import basis_id
     from musicid_core.shortlisted_index import ShortlistedIndex
+    from musicid_core.speed_search import calibrated_speeds
     from training.fingerprints import calibrate_margin
 
     meta = json.loads((folder / "ids.json").read_text())
@@ -138,7 +139,8 @@ def recognise(folder: Path, out: Path) -> None:
     started = time.monotonic()
     found = calibrate_margin(index, [], [], queries=impostors)  # type: ignore[arg-type]
     calibrate_s = time.monotonic() - started
-    margins = Margins(found["fingerprint_margin"], found.get("profile_margin", 0.0), len(ids), found.get("verdict_impostors_rejected"))
+    margins = Margins(found["fingerprint_margin"], found.get("profile_margin", 0.0), len(ids), found.get("verdict_impostors_rejected"),
+                      calibrated_speeds(impostors))
     labels = [SongLabel(song_id, song_id, "", "") for song_id in ids]
     recognizer = Recognizer(None, IndexedSongs(labels, index, margins, "bench"))  # type: ignore[arg-type]
     position = {song_id: k for k, song_id in enumerate(ids)}

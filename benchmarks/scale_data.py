@@ -224,13 +224,17 @@ def recordings(songs: ScaleSongs, per_side: int, unknown_per_side: int, snrs: tu
 
 def impostor_analyses() -> list:
     """The verdict calibration's impostor recordings (``training.fingerprints.impostor_queries`` of
-    the bundled negatives in the bundled noise: what enrolment calibrates with), analysed, cached."""
+    the bundled negatives in the bundled noise: what enrolment calibrates with), analysed at every
+    search speed, cached."""
     from musicid_core.resources import default_negatives_dir, default_noise_dir
     from training.enrolment import _queries_bytes, _read_queries
     from training.fingerprints import impostor_queries
     from training.noise_bank import folder_clips, load_negative_bank
 
-    path = _cache_dir() / "impostors.npz"
+    from musicid_core.speed_search import SPEEDS
+
+    # Analysed at every search speed (``training.fingerprints.impostor_queries``): the file is per grid.
+    path = _cache_dir() / f"impostors-speeds-{'-'.join(f'{x:g}' for x in SPEEDS) or 'none'}.npz"
     cached = _read_queries(path)
     if cached is not None:
         return cached

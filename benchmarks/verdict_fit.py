@@ -67,7 +67,9 @@ def dump(side_name: str) -> Path:
         if (i + 1) % 100 == 0:
             print(f"[{side_name} {time.strftime('%H:%M:%S')}] {i + 1}/{n} in {time.monotonic() - started:.0f} s", flush=True)
     impostors = cached_impostor_queries(Library(side_root(side)))
-    matched = [recognizer.fingerprints.match_query(q) for q in impostors]
+    # The nominal-speed try of each impostor: the fit's impostor features are read without the
+    # speed search (``musicid_core.speed_search``), as they were when the coefficients were fitted.
+    matched = [recognizer.fingerprints.match_query(q.analyses[0]) for q in impostors]
     path = evidence_file(side_name)
     tmp = path.with_name(path.name + ".tmp.npz")
     np.savez(

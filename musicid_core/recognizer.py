@@ -23,6 +23,9 @@ given its leads in aligned landmarks and in profile similarity over every other 
 measured in the library's calibrated margins (``fingerprint_margin``, ``profile_margin``:
 ``training.fingerprints``), reaches ``verdict.THRESHOLD`` (``musicid_core.verdict``, fitted on
 the by-source benchmark's tuning side). That probability is the answer's ``confidence``.
+When it is not ``match`` at the recording's nominal speed, the alignment checks are tried again at
+the speeds that undo a ±1 % drift (``musicid_core.speed_search``, with margins calibrated through
+the same search) and the most confident try is the answer (``Identification.speed``).
 Benchmarks showed the CNN alone cannot reject unknown music (about half of it passed any
 threshold that kept most right answers), while a recording that is not in the library lines up
 with no song.
@@ -52,6 +55,7 @@ import numpy as np
 
 from musicid_core.audio.decode import SILENCE_RMS
 from musicid_core.config import DEFAULT_FEATURES, FeatureSettings
+from musicid_core import speed_search
 from musicid_core import verdict as verdicts
 from musicid_core.errors import ModelError, MusicIdError
 from musicid_core.features import recording_windows
@@ -99,6 +103,9 @@ class Identification:
     confidence: Optional[float] = None
     """How sure the verdict is of the top song: with a fingerprint index, the probability that it
     is right (``musicid_core.verdict``); without one, its ensemble score."""
+    speed: float = 1.0
+    """The playback speed the alignment checks were read at (``musicid_core.speed_search``): 1.0
+    unless the nominal speed gave no confident answer and a drifted speed gave a surer one."""
 
     @property
     def best(self) -> Match:
@@ -167,13 +174,22 @@ class Recognizer:
             self.labels = bundle.labels  # type: ignore[union-attr]
             self.fingerprints = bundle.fingerprints if self._use_fingerprints else None  # type: ignore[union-attr]
         margins = songs.margins if songs is not None else None
+        calibrated_speeds: tuple[float, ...] = ()
+        calibrated_songs = 0
         if margins is not None:
             self.fingerprint_threshold, self.profile_threshold = margins.fingerprint_margin, margins.profile_margin
+            calibrated_speeds, calibrated_songs = margins.speeds, margins.songs
         elif bundle is not None and bundle.meta.fingerprint_margin > 0:
             self.fingerprint_threshold = float(bundle.meta.fingerprint_margin)
             self.profile_threshold = float(bundle.meta.profile_margin)
+            calibrated_speeds, calibrated_songs = tuple(bundle.meta.margin_speeds), len(bundle.labels)
         else:
             self.fingerprint_threshold, self.profile_threshold = UNCALIBRATED_MARGINS
+        # Speeds tried when the nominal one is not confident: only with margins calibrated through
+        # that very search for this library's size (``musicid_core.speed_search``); other margins
+        # keep the nominal verdict.
+        self.search_speeds = (speed_search.searchable(calibrated_speeds, len(self.labels), calibrated_songs)
+                              if self.fingerprints is not None else ())
         self._columns = _network_columns(self.labels, bundle) if songs is not None and bundle is not None else None
 
     @property
@@ -210,10 +226,20 @@ class Recognizer:
             raise MusicIdError("the recording is silent; check the microphone and its level")
         windows = recording_windows(audio, self.settings)
         landmarks = self.fingerprints.match(audio) if self.fingerprints is not None else None
-        answer = decide(
-            self.song_probabilities(windows), self.labels, self.threshold, top_k, landmarks,
-            self.fingerprint_threshold, self.profile_threshold,
-        )
+        probabilities = self.song_probabilities(windows)
+
+        def answer_at(speed: float, found: Optional[FingerprintMatch]) -> Identification:
+            answer = decide(probabilities, self.labels, self.threshold, top_k, found,
+                            self.fingerprint_threshold, self.profile_threshold)
+            return dataclasses.replace(answer, speed=speed)
+
+        answer = answer_at(1.0, landmarks)
+        if self.fingerprints is not None:
+            # The network keeps its nominal-speed probabilities; only the alignment checks are redone.
+            answer = speed_search.search(
+                answer, audio, self.search_speeds, confident=lambda a: a.verdict == "match",
+                confidence=lambda a: a.certainty, answer_at=answer_at, match=self.fingerprints.match,
+            )
         return answer if self._predict is not None else dataclasses.replace(answer, windows=0, agreement=1.0)
 
     def identify_windows(self, windows: np.ndarray, top_k: int = 5) -> Identification:

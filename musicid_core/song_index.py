@@ -105,6 +105,10 @@ class Margins:
     impostors_rejected: Optional[float] = None
     """Share of the calibration's impostor recordings the verdict rejects with these margins
     (None for margins stored before it was measured)."""
+    speeds: tuple[float, ...] = ()
+    """The search speeds the impostors were tried at (``musicid_core.speed_search``); empty for
+    margins calibrated at nominal speed only, which recognisers use without the search and
+    enrolment calibrates again (``training.enrolment.recalibrate_if_needed``)."""
 
 
 @dataclass
@@ -218,6 +222,7 @@ class SongIndex:
         data = {"fingerprint_margin": margins.fingerprint_margin, "profile_margin": margins.profile_margin, "songs": margins.songs}
         if margins.impostors_rejected is not None:
             data["impostors_rejected"] = margins.impostors_rejected
+        data["speeds"] = list(margins.speeds)
         atomic_write_bytes(self.folder / MARGINS_FILE, json.dumps(data, indent=1).encode())
 
     # ----- reading
@@ -227,7 +232,8 @@ class SongIndex:
             data = json.loads((self.folder / MARGINS_FILE).read_text(encoding="utf-8"))
             rejected = data.get("impostors_rejected")
             margins = Margins(float(data["fingerprint_margin"]), float(data["profile_margin"]), int(data["songs"]),
-                              None if rejected is None else float(rejected))
+                              None if rejected is None else float(rejected),
+                              tuple(float(s) for s in data.get("speeds", ())))
         except (OSError, ValueError, KeyError, TypeError, AttributeError):
             return None
         if not (np.isfinite(margins.fingerprint_margin) and np.isfinite(margins.profile_margin)) or margins.songs < 0:

@@ -9,6 +9,7 @@ import synth
 from musicid_core.errors import RecordingTooShortError
 from musicid_core.models.store import load_current, read_meta
 from musicid_core.recognizer import Recognizer
+from musicid_core.speed_search import SPEEDS
 from training.fingerprints import MIN_PROFILE_MARGIN
 
 
@@ -27,6 +28,9 @@ def test_bundle_has_metrics_labels_and_features(trained_library) -> None:  # typ
     assert meta.library_fingerprint == library.fingerprint()
     assert (result.bundle / "fingerprints.npz").is_file() and meta.fingerprints_sha256
     assert meta.fingerprint_margin >= meta.metrics["fingerprint_impostor_p99"]
+    # Calibrated through the recogniser's speed search, so recognisers of this bundle search.
+    assert meta.margin_speeds == list(SPEEDS) and meta.metrics["impostor_tries"] == 1 + len(SPEEDS)
+    assert Recognizer(load_current(library.models_dir)).search_speeds == SPEEDS
 
 
 def test_landmarks_decide_the_verdict_of_a_model_with_an_index(recognizer: Recognizer) -> None:

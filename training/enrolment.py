@@ -6,7 +6,8 @@ indexed; importing the same folder again skips what is already in (duplicates ar
 content) and so resumes. The verdict's margins depend on the number of songs (chance alignments
 and chance profile similarity rise with it), so they are calibrated again
 (``training.fingerprints.calibrate_margin``, the method training uses) whenever the library has
-grown or shrunk by a quarter since they were set.
+grown or shrunk by a quarter since they were set, or were calibrated through another speed search
+than the recogniser's (``musicid_core.speed_search``; margins stored before it have none).
 
 Here rather than in ``musicid_core``: the calibration replays negative music through the training
 augmentation, which lives in ``training``.
@@ -32,6 +33,8 @@ from musicid_core.library import ImportReport, Library
 from musicid_core.progress import ProgressFn, ShouldStopFn, or_default
 from musicid_core.resources import default_negatives_dir
 from musicid_core.song_index import ANALYSIS_PARAMETERS, Margins, SongIndex
+from musicid_core import speed_search
+from musicid_core.speed_search import Tries
 from musicid_core.storage import atomic_write_bytes
 from training import fingerprints
 from training.fingerprints import calibrate_margin, impostor_queries
@@ -39,8 +42,9 @@ from training.noise_bank import load_negative_bank, load_noise_bank
 
 log = logging.getLogger(__name__)
 
-RECALIBRATE_RATIO = 1.25
-"""Margins are set again when the number of songs moved past this factor (either way)."""
+RECALIBRATE_RATIO = speed_search.SIZE_RATIO
+"""Margins are set again when the number of songs moved past this factor (either way); past it
+the recogniser no longer searches speeds with them."""
 IMPORT_SHARE = 0.9
 """Share of the progress bar for importing and indexing (the rest is the calibration)."""
 
@@ -103,20 +107,23 @@ def recalibrate_if_needed(
     library: Library, index: SongIndex, force: bool = False, progress: Optional[ProgressFn] = None,
     negatives_dir: Optional[Path] = None,
 ) -> Optional[Margins]:
-    """Calibrate and store the margins when they were never set or the library's size moved past
-    ``RECALIBRATE_RATIO``; returns the new margins, or None when the stored ones still fit."""
+    """Calibrate and store the margins when they were never set, the library's size moved past
+    ``RECALIBRATE_RATIO`` or they were calibrated through other search speeds than
+    ``speed_search.SPEEDS``; returns the new margins, or None when the stored ones still fit."""
     songs = len(library.songs())
     stored = index.margins()
-    if not force and stored is not None and songs > 0 and 1 / RECALIBRATE_RATIO <= songs / max(stored.songs, 1) <= RECALIBRATE_RATIO:
+    if (not force and stored is not None and songs > 0 and stored.speeds == speed_search.SPEEDS
+            and 1 / RECALIBRATE_RATIO <= songs / max(stored.songs, 1) <= RECALIBRATE_RATIO):
         return None
     snapshot = index.snapshot()
     if snapshot is None:
         return None
     if progress is not None:
         progress(f"Calibrating the verdict for {songs} songs")
-    found = calibrate_margin(snapshot.fingerprints, [], [], queries=cached_impostor_queries(library, negatives_dir))
+    impostors = cached_impostor_queries(library, negatives_dir)
+    found = calibrate_margin(snapshot.fingerprints, [], [], queries=impostors)
     margins = Margins(found["fingerprint_margin"], found.get("profile_margin", 0.0), len(snapshot.labels),
-                      found.get("verdict_impostors_rejected"))
+                      found.get("verdict_impostors_rejected"), speed_search.calibrated_speeds(impostors))
     index.save_margins(margins)
     log.info("verdict margins calibrated for %d songs: %s", margins.songs, found)
     return margins
@@ -125,10 +132,11 @@ def recalibrate_if_needed(
 IMPOSTOR_CACHE = "impostor-queries"
 
 
-def cached_impostor_queries(library: Library, negatives_dir: Optional[Path] = None) -> list[QueryAnalysis]:
-    """The calibration's impostor recordings, analysed, from ``cache/`` when they were made for the
-    same negatives, noise and analysis parameters; made (about 160 room recordings) and stored
-    otherwise. Recalibrating is then only matching: about a second instead of several."""
+def cached_impostor_queries(library: Library, negatives_dir: Optional[Path] = None) -> list[Tries]:
+    """The calibration's impostor recordings, analysed at every search speed, from ``cache/`` when
+    they were made for the same negatives, noise, analysis parameters and search speeds; made
+    (about 160 room recordings) and stored otherwise. Recalibrating is then only matching: about a
+    second instead of several."""
     folder = negatives_dir or default_negatives_dir()
     noise = load_noise_bank(library)
     key = _impostor_key(folder, library)
@@ -147,41 +155,56 @@ def cached_impostor_queries(library: Library, negatives_dir: Optional[Path] = No
 
 
 def _impostor_key(negatives: Path, library: Library) -> str:
-    """Changes with the negative files, the library's noise clips, the analysis and the calibration."""
+    """Changes with the negative files, the library's noise clips, the analysis, the calibration and
+    the search speeds."""
     files = sorted((p.name, p.stat().st_size, int(p.stat().st_mtime)) for p in negatives.iterdir()) if negatives.is_dir() else []
     clips = sorted(c.id for c in library.noise_clips())
-    recipe = (fingerprints.CALIBRATION_LENGTHS_S, fingerprints.CALIBRATION_PER_CLIP, ANALYSIS_PARAMETERS.tolist())
+    recipe = (fingerprints.CALIBRATION_LENGTHS_S, fingerprints.CALIBRATION_PER_CLIP, ANALYSIS_PARAMETERS.tolist(),
+              speed_search.SPEEDS)
     return hashlib.sha256(repr((files, clips, recipe)).encode()).hexdigest()[:16]
 
 
-def _queries_bytes(queries: list[QueryAnalysis]) -> bytes:
+def _queries_bytes(queries: list[Tries]) -> bytes:
+    """Every try of every recording, flat, with each recording's search speeds (``speeds``, NaN-padded)."""
+    flat = [analysis for tries in queries for analysis in tries.analyses]
+    width = max((len(t.speeds) for t in queries), default=0)
+    speeds = np.full((len(queries), width), np.nan)
+    for row, tries in zip(speeds, queries):
+        row[: len(tries.speeds)] = tries.speeds
     buffer = io.BytesIO()
     np.savez_compressed(
         buffer,
-        hashes=np.concatenate([q.landmarks.hashes for q in queries] or [np.zeros(0, np.uint32)]),
-        times=np.concatenate([q.landmarks.times for q in queries] or [np.zeros(0, np.int32)]),
-        counts=np.array([q.landmarks.hashes.size for q in queries], dtype=np.int64),
-        profiles=np.concatenate([q.profiles for q in queries]) if queries else np.zeros((0, 0), np.float32),
-        rows=np.array([q.profiles.shape[0] for q in queries], dtype=np.int64),
+        hashes=np.concatenate([q.landmarks.hashes for q in flat] or [np.zeros(0, np.uint32)]),
+        times=np.concatenate([q.landmarks.times for q in flat] or [np.zeros(0, np.int32)]),
+        counts=np.array([q.landmarks.hashes.size for q in flat], dtype=np.int64),
+        profiles=np.concatenate([q.profiles for q in flat]) if flat else np.zeros((0, 0), np.float32),
+        rows=np.array([q.profiles.shape[0] for q in flat], dtype=np.int64),
+        speeds=speeds,
     )
     return buffer.getvalue()
 
 
-def _read_queries(path: Path) -> Optional[list[QueryAnalysis]]:
-    """The stored queries, or None when absent or unreadable (they are then made again)."""
+def _read_queries(path: Path) -> Optional[list[Tries]]:
+    """The stored queries, or None when absent, unreadable or stored before the speed search
+    (they are then made again)."""
     try:
         with np.load(path, allow_pickle=False) as data:
             hashes, times, counts = data["hashes"], data["times"], data["counts"]
-            profiles, rows = data["profiles"], data["rows"]
+            profiles, rows, speeds = data["profiles"], data["rows"], data["speeds"]
     except FileNotFoundError:
         return None
     except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
         log.warning("the calibration cache %s cannot be read (%s); making it again", path.name, str(exc)[:100])
         return None
-    if counts.sum() != hashes.size or hashes.shape != times.shape or rows.sum() != profiles.shape[0] or counts.size != rows.size:
+    per_recording = [tuple(float(s) for s in row if np.isfinite(s)) for row in np.atleast_2d(speeds)]
+    tries = [len(s) + 1 for s in per_recording]
+    if (counts.sum() != hashes.size or hashes.shape != times.shape or rows.sum() != profiles.shape[0]
+            or counts.size != rows.size or sum(tries) != counts.size):
         return None
     cuts, row_cuts = np.cumsum(counts)[:-1], np.cumsum(rows)[:-1]
-    return [
+    flat = [
         QueryAnalysis(Landmarks(h, t), p)
         for h, t, p in zip(np.split(hashes, cuts), np.split(times, cuts), np.split(profiles, row_cuts))
     ]
+    starts = np.cumsum([0] + tries)
+    return [Tries(s, tuple(flat[a:b])) for s, a, b in zip(per_recording, starts[:-1], starts[1:])]

@@ -7,8 +7,14 @@ The margin thresholds (landmarks and tonal profiles) are set like the CNN's thre
 recordings that must be rejected.
 Fragments of the held-out negative music (never anyone's library) of 5, 10 and 20 s go through
 the training augmentation (multi-noise, room loudness, reverb, phone microphone) and are matched;
-the threshold sits above nearly all of their margins. Chance alignments grow with the number of
+the threshold sits above nearly all of their margins, and both are raised together until the
+verdict rejects ``REJECTION_TARGET`` of those recordings. Chance alignments grow with the number of
 songs, so this adapts the threshold to the library instead of fixing one number.
+
+Each impostor recording goes through the recogniser's speed search (``musicid_core.speed_search``):
+it is analysed at nominal speed and at every search speed, and what counts is its best try (its
+largest leads, its most confident claim), because a recogniser that searches answers with its
+most confident try.
 """
 
 from __future__ import annotations
@@ -17,11 +23,12 @@ from typing import Callable, Optional, Sequence
 
 import numpy as np
 
-from musicid_core import verdict
+from musicid_core import speed_search, verdict
 from musicid_core.errors import TrainingCancelled
-from musicid_core.fingerprint import SAMPLE_RATE, FingerprintIndex, QueryAnalysis, RecordingMatcher, analyse_query
+from musicid_core.fingerprint import SAMPLE_RATE, FingerprintIndex, RecordingMatcher
 from musicid_core.library import Library, Song
 from musicid_core.song_index import PACKED_ABOVE, SongIndex, fingerprint_index
+from musicid_core.speed_search import Tries
 from training.augment import augment_in_room
 
 MIN_MARGIN = 8.0
@@ -36,6 +43,14 @@ MIN_PROFILE_MARGIN = 0.05
 57-song library by up to about 0.1 (smaller libraries give larger chance leads, which the
 calibration measures; it set 0.30 for 10 songs and 0.165 for 57)."""
 PROFILE_HEADROOM = 0.01
+REJECTION_TARGET = 0.95
+"""Share of the impostor recordings the verdict must reject at the calibrated margins (issue 15:
+unknown music answered ``unknown`` >= 95 %). The percentiles alone do not ensure it: a lead short
+of both margins can still make a ``match`` when the two checks agree, and the speed search gives
+every impostor several tries."""
+MARGIN_STEP = 1.05
+"""Both margins grow by this factor at a time until ``REJECTION_TARGET`` is met."""
+MAX_MARGIN_SCALE = 4.0
 
 
 def build_index(
@@ -70,10 +85,14 @@ def build_index(
     return fingerprint_index(analyses)
 
 
-def impostor_queries(negatives: Sequence[np.ndarray], noise: Sequence[np.ndarray], seed: int = 0) -> list[QueryAnalysis]:
-    """The recordings a verdict must reject, analysed: fragments of the negative music of each
-    ``CALIBRATION_LENGTHS_S`` through the room augmentation. They do not depend on the library,
-    so enrolment keeps them (``training.enrolment``) and recalibrates by matching alone."""
+def impostor_queries(
+    negatives: Sequence[np.ndarray], noise: Sequence[np.ndarray], seed: int = 0,
+    speeds: Sequence[float] = speed_search.SPEEDS,
+) -> list[Tries]:
+    """The recordings a verdict must reject, analysed at nominal speed and at each search speed:
+    fragments of the negative music of each ``CALIBRATION_LENGTHS_S`` through the room
+    augmentation. They do not depend on the library, so enrolment keeps them
+    (``training.enrolment``) and recalibrates by matching alone."""
     rng = np.random.default_rng(seed)
     queries = []
     for clip in negatives:
@@ -85,26 +104,29 @@ def impostor_queries(negatives: Sequence[np.ndarray], noise: Sequence[np.ndarray
             for _ in range(CALIBRATION_PER_CLIP if clip.size > n else 1):
                 start = int(rng.integers(0, clip.size - n + 1))
                 recording = augment_in_room(clip[start : start + n], noise, rng, SAMPLE_RATE) if noise else clip[start : start + n]
-                queries.append(analyse_query(recording))
+                queries.append(speed_search.analyse_tries(recording, speeds))
     return queries
 
 
 def calibrate_margin(
     index: RecordingMatcher, negatives: Sequence[np.ndarray], noise: Sequence[np.ndarray], seed: int = 0,
-    queries: Optional[Sequence[QueryAnalysis]] = None,
+    queries: Optional[Sequence[Tries]] = None, rejection_target: float = REJECTION_TARGET,
 ) -> dict[str, float]:
     """``fingerprint_margin`` and ``profile_margin`` (the units the verdict measures leads in,
     ``musicid_core.verdict``), the impostor margins they were set from, and the share of the
     impostors the verdict rejects with them (``verdict_impostors_rejected``); ``queries``:
-    ``impostor_queries`` made already."""
+    ``impostor_queries`` made already. Each impostor counts with its best try (module docstring):
+    store the margins with ``speed_search.calibrated_speeds(queries)``, the speeds they allow.
+    ``rejection_target`` 0 gives the percentile margins alone (the calibration before the search)."""
     margins, profile_margins, matched = [], [], []
-    for query in impostor_queries(negatives, noise, seed) if queries is None else queries:
-        found = index.match_query(query)
+    for tries in impostor_queries(negatives, noise, seed) if queries is None else queries:
+        found = [index.match_query(query) for query in tries.analyses]
         matched.append(found)
-        margins.append(found.margin)
-        if found.profiles is not None:
-            profile_margins.append(found.profiles.margin)
-    result = {"fingerprint_margin": MIN_MARGIN, "fingerprint_impostors": float(len(margins))}
+        margins.append(max(f.margin for f in found))
+        if all(f.profiles is not None for f in found):
+            profile_margins.append(max(f.profiles.margin for f in found))  # type: ignore[union-attr]
+    result = {"fingerprint_margin": MIN_MARGIN, "fingerprint_impostors": float(len(margins)),
+              "impostor_tries": float(max((len(t) for t in matched), default=0))}
     if index.profiles is not None:
         result["profile_margin"] = MIN_PROFILE_MARGIN
     if margins:
@@ -122,8 +144,23 @@ def calibrate_margin(
             "profile_impostor_max": float(max(profile_margins)),
         })
     if matched:
-        # The operating point these margins give the verdict: how many impostors it rejects.
-        claims = [verdict.impostor_probability(found, result["fingerprint_margin"], result.get("profile_margin", 0.0))
-                  for found in matched]
-        result["verdict_impostors_rejected"] = float(np.mean(np.array(claims) < verdict.THRESHOLD))
+        # The operating point these margins give the verdict: how many impostors it rejects, each
+        # with its most confident try; both margins grow together until enough are (leads are
+        # divided by the margins, so rejection can only rise with them).
+        base_landmarks, base_profile = result["fingerprint_margin"], result.get("profile_margin", 0.0)
+
+        def rejected(scale: float) -> tuple[float, float, float]:
+            landmarks, profile = float(np.ceil(base_landmarks * scale)), round(base_profile * scale, 4)
+            claims = [max(verdict.impostor_probability(f, landmarks, profile) for f in found) for found in matched]
+            return float(np.mean(np.array(claims) < verdict.THRESHOLD)), landmarks, profile
+
+        scale = 1.0
+        share, landmarks, profile = rejected(scale)
+        result["percentile_impostors_rejected"] = share
+        while share < rejection_target and scale * MARGIN_STEP <= MAX_MARGIN_SCALE:
+            scale *= MARGIN_STEP
+            share, landmarks, profile = rejected(scale)
+        result.update({"fingerprint_margin": landmarks, "margin_scale": scale, "verdict_impostors_rejected": share})
+        if "profile_margin" in result:
+            result["profile_margin"] = profile
     return result

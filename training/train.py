@@ -35,12 +35,13 @@ from musicid_core.library import Library, songs_fingerprint
 from musicid_core.models.architectures import DEFAULT_ARCH, build_model
 from musicid_core.models.store import BundleMeta, SongLabel, bundle_bytes, save_bundle
 from musicid_core.progress import ShouldStopFn, never_stop
+from musicid_core.speed_search import calibrated_speeds
 from training import budget, distribute, precision, widen
 from training.batchnorm import refresh_batchnorm
 from training.checkpoint import Checkpointer, CheckpointError, ResumePoint
 from training.dataset import Datasets, WindowSet, build_datasets
 from musicid_core.fingerprint import FingerprintIndex
-from training.fingerprints import build_index, calibrate_margin
+from training.fingerprints import build_index, calibrate_margin, impostor_queries
 from training.metrics import calibrate_threshold, classification_metrics
 from training.noise_bank import load_negative_bank, load_noise_bank
 
@@ -174,7 +175,8 @@ def _train(
             progress=lambda i, n: report(TrainProgress("fingerprints", i / n, f"Fingerprinting: song {i + 1} of {n}")),
             should_stop=should_stop,
         )
-        metrics.update(calibrate_margin(index, negatives.clips, noise.split()[1], options.seed))
+        impostors = impostor_queries(negatives.clips, noise.split()[1], options.seed)
+        metrics.update(calibrate_margin(index, [], [], queries=impostors))
         # The model knows exactly the songs it was built from: songs added or removed meanwhile make
         # it out of date (the fingerprints differ, as after any library edit), never mislabelled.
         trained_fingerprint = songs_fingerprint(data.songs)
@@ -187,7 +189,7 @@ def _train(
             epochs=len(history.get("loss", [])), examples_per_song=options.examples_per_song,
             train_seconds=round(elapsed, 1), metrics=metrics, threshold=metrics["threshold"], history=history,
             unknown_class=True, fingerprint_margin=metrics["fingerprint_margin"],
-            profile_margin=metrics.get("profile_margin", 0.0),
+            profile_margin=metrics.get("profile_margin", 0.0), margin_speeds=list(calibrated_speeds(impostors)),
         )
         labels = [SongLabel(s.id, s.title, s.source, s.artist) for s in data.songs]
         try:

@@ -76,6 +76,9 @@ class BundleMeta:
     """Verdict threshold on the landmark margin (``training.fingerprints.calibrate_margin``)."""
     profile_margin: float = 0.0
     """Verdict threshold on the tonal-profile margin; 0 for bundles without profiles."""
+    margin_speeds: list[float] = field(default_factory=list)
+    """The search speeds the margins' impostors were tried at (``musicid_core.speed_search``);
+    empty for bundles calibrated before the search, which are recognised without it."""
     lite_sha256: str = ""
     """Checksum of ``model.tflite``; empty for bundles without it (recognised with Keras)."""
 

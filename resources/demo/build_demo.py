@@ -316,6 +316,7 @@ def add_landmarks(songs_dir: Path, model_dir: Path) -> dict:
     from musicid_core.fingerprint import INDEX_FILE, FingerprintIndex
     from musicid_core.models import store
     from musicid_core.storage import file_sha256, write_checked_json
+    from musicid_core.speed_search import SPEEDS
     from training.fingerprints import calibrate_margin
     from training.noise_bank import folder_clips, load_negative_bank
     from musicid_core.resources import default_noise_dir
@@ -330,6 +331,7 @@ def add_landmarks(songs_dir: Path, model_dir: Path) -> dict:
     meta.fingerprints_sha256 = file_sha256(model_dir / INDEX_FILE)
     meta.fingerprint_margin = calibration["fingerprint_margin"]
     meta.profile_margin = calibration.get("profile_margin", 0.0)
+    meta.margin_speeds = list(SPEEDS)  # calibrate_margin made its impostors with the speed search
     meta.metrics.update(calibration)
     write_checked_json(model_dir / "meta.json", store.META_SCHEMA, meta.to_dict())
     (model_dir / "meta.json").chmod(0o644)
