@@ -112,7 +112,7 @@ def recognise(folder: Path, out: Path) -> None:
     from musicid_core.song_index import IndexedSongs, Margins, SongAnalysis, fingerprint_index, pack_parameters
     from musicid_core.shortlist import basis_id
     from musicid_core.shortlisted_index import ShortlistedIndex
-    from musicid_core.speed_search import calibrated_speeds
+    from musicid_core.speed_search import calibrated_speeds, restricted, speeds_for
     from training.fingerprints import calibrate_margin
 
     meta = json.loads((folder / "ids.json").read_text())
@@ -137,6 +137,7 @@ def recognise(folder: Path, out: Path) -> None:
         del analyses
     open_s = time.monotonic() - started
     started = time.monotonic()
+    impostors = restricted(impostors, speeds_for(len(ids)))  # as enrolment calibrates a library of this size
     found = calibrate_margin(index, [], [], queries=impostors)  # type: ignore[arg-type]
     calibrate_s = time.monotonic() - started
     margins = Margins(found["fingerprint_margin"], found.get("profile_margin", 0.0), len(ids), found.get("verdict_impostors_rejected"),

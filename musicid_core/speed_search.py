@@ -46,6 +46,31 @@ def undo_speed(audio: np.ndarray, speed: float) -> np.ndarray:
     return signal.resample_poly(np.asarray(audio, np.float32), ratio.numerator, ratio.denominator).astype(np.float32)
 
 
+SEARCH_UP_TO = 250
+"""Larger libraries are not searched (and are calibrated at nominal speed only: ``speeds_for``).
+Every unconfident recording pays for each try in full, and a large library's matching is the
+costliest part of identifying (``benchmarks.scale``, index alone, no drifted recordings, 2 cores
+shared): at 1,000 songs the search doubled the median identify, 147 -> 302 ms, and the larger
+margins its calibration needs cost held-out 0-dB right ``match`` 72.5 -> 65.0 % (at 100 songs,
+73 -> 190 ms and 70.0 -> 65.0 %). Up to ``song_index.PACKED_ABOVE`` songs the in-memory index is
+fast enough, and there the by-source benchmark measured what the search buys (RESULTS.md)."""
+
+
+def speeds_for(songs: int) -> tuple[float, ...]:
+    """The search speeds a library of ``songs`` songs is calibrated and searched with."""
+    return SPEEDS if songs <= SEARCH_UP_TO else ()
+
+
+def restricted(queries: Sequence["Tries"], speeds: Sequence[float]) -> list["Tries"]:
+    """The same impostor recordings with only the tries at ``speeds`` (and the nominal one): what a
+    library searched at ``speeds`` is calibrated on."""
+    kept = []
+    for tries in queries:
+        pairs = [(s, a) for s, a in zip(tries.speeds, tries.analyses[1:]) if s in speeds]
+        kept.append(Tries(tuple(s for s, _ in pairs), (tries.analyses[0],) + tuple(a for _, a in pairs)))
+    return kept
+
+
 SIZE_RATIO = 1.25
 """Margins calibrated for a library this many times smaller or larger are stale for the search
 (enrolment calibrates again past the same factor: ``training.enrolment.RECALIBRATE_RATIO``)."""
@@ -58,7 +83,7 @@ def searchable(calibrated_speeds: Iterable[float], songs: int, calibrated_songs:
     nominal-speed impostors alone, or for another number of songs (chance leads grow with it),
     would let the best of several tries pass foreign music the calibration never measured; and a
     library of one song has no runner-up to measure a lead against."""
-    if tuple(float(s) for s in calibrated_speeds) != SPEEDS or songs < 2:
+    if tuple(float(s) for s in calibrated_speeds) != SPEEDS or songs < 2 or not speeds_for(songs):
         return ()
     return SPEEDS if calibrated_songs / SIZE_RATIO <= songs <= calibrated_songs * SIZE_RATIO else ()
 

@@ -224,3 +224,19 @@ def test_the_margins_grow_until_the_verdict_rejects_95_percent_of_the_impostors(
     assert grown["percentile_impostors_rejected"] == percentile["verdict_impostors_rejected"]
     assert grown["fingerprint_margin"] > percentile["fingerprint_margin"]
     assert grown["profile_margin"] > percentile["profile_margin"]
+
+
+def test_a_large_library_is_calibrated_and_matched_at_nominal_speed_only(index: fp.FingerprintIndex, monkeypatch: pytest.MonkeyPatch) -> None:
+    big = speed_search.SEARCH_UP_TO + 1
+    assert speed_search.speeds_for(speed_search.SEARCH_UP_TO) == speed_search.SPEEDS and speed_search.speeds_for(big) == ()
+    # Even margins calibrated through the search for that size give no search there.
+    assert speed_search.searchable(speed_search.SPEEDS, big, big) == ()
+    tries = [speed_search.analyse_tries(recording(SONGS, 1.0, seed=3))]
+    nominal = speed_search.restricted(tries, speed_search.speeds_for(big))
+    assert nominal[0].speeds == () and nominal[0].analyses == tries[0].analyses[:1]
+    assert speed_search.calibrated_speeds(nominal) == ()
+    assert speed_search.restricted(tries, speed_search.SPEEDS)[0] == tries[0]
+    # A recogniser over a library past the limit pays no search for a drifted recording.
+    monkeypatch.setattr(speed_search, "SEARCH_UP_TO", SONGS - 1)
+    assert recognizer(index, speed_search.SPEEDS).search_speeds == ()
+    assert recognizer(index, speed_search.SPEEDS).identify(recording(0, 1.01)).speed == 1.0

@@ -112,7 +112,7 @@ def recalibrate_if_needed(
     ``speed_search.SPEEDS``; returns the new margins, or None when the stored ones still fit."""
     songs = len(library.songs())
     stored = index.margins()
-    if (not force and stored is not None and songs > 0 and stored.speeds == speed_search.SPEEDS
+    if (not force and stored is not None and songs > 0 and stored.speeds == speed_search.speeds_for(songs)
             and 1 / RECALIBRATE_RATIO <= songs / max(stored.songs, 1) <= RECALIBRATE_RATIO):
         return None
     snapshot = index.snapshot()
@@ -120,7 +120,8 @@ def recalibrate_if_needed(
         return None
     if progress is not None:
         progress(f"Calibrating the verdict for {songs} songs")
-    impostors = cached_impostor_queries(library, negatives_dir)
+    impostors = speed_search.restricted(cached_impostor_queries(library, negatives_dir),
+                                        speed_search.speeds_for(len(snapshot.labels)))
     found = calibrate_margin(snapshot.fingerprints, [], [], queries=impostors)
     margins = Margins(found["fingerprint_margin"], found.get("profile_margin", 0.0), len(snapshot.labels),
                       found.get("verdict_impostors_rejected"), speed_search.calibrated_speeds(impostors))

@@ -35,7 +35,7 @@ from musicid_core.library import Library, songs_fingerprint
 from musicid_core.models.architectures import DEFAULT_ARCH, build_model
 from musicid_core.models.store import BundleMeta, SongLabel, bundle_bytes, save_bundle
 from musicid_core.progress import ShouldStopFn, never_stop
-from musicid_core.speed_search import calibrated_speeds
+from musicid_core.speed_search import calibrated_speeds, speeds_for
 from training import budget, distribute, precision, widen
 from training.batchnorm import refresh_batchnorm
 from training.checkpoint import Checkpointer, CheckpointError, ResumePoint
@@ -175,7 +175,7 @@ def _train(
             progress=lambda i, n: report(TrainProgress("fingerprints", i / n, f"Fingerprinting: song {i + 1} of {n}")),
             should_stop=should_stop,
         )
-        impostors = impostor_queries(negatives.clips, noise.split()[1], options.seed)
+        impostors = impostor_queries(negatives.clips, noise.split()[1], options.seed, speeds_for(len(data.songs)))
         metrics.update(calibrate_margin(index, [], [], queries=impostors))
         # The model knows exactly the songs it was built from: songs added or removed meanwhile make
         # it out of date (the fingerprints differ, as after any library edit), never mislabelled.
