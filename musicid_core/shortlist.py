@@ -28,7 +28,7 @@ with another basis is recognised (``basis_id``) and made again.
 from __future__ import annotations
 
 import hashlib
-from typing import Iterable, Sequence
+from typing import Iterable, Optional, Sequence
 
 import numpy as np
 
@@ -54,6 +54,12 @@ SECOND_STAGE = 15
 """Songs, best by exact profile similarity, whose landmarks are matched too (the costliest check
 per song: its landmark pages). A shortlisted right song was within the best 5 by profile
 similarity in every 0-dB recording but one (10,000 songs, ``benchmarks.scale``)."""
+EXACT_WINDOW = 16
+"""The exact profile check tries a shortlisted song's starts within this many song blocks (4 s)
+either side of where its best summary put the recording, not every start of the song: the
+summaries fall every 2 s and average 4 s, so the right start lies well inside, and the check
+reads ~100 of a 4-minute song's ~960 rows (at 1,000 songs it took 67 of ~110 ms over whole
+songs). ``None``: every start (the in-memory index's exhaustive check)."""
 CHUNK_ROWS = 1 << 18
 """Summaries multiplied at once (read from the memory-mapped packs a chunk at a time)."""
 
@@ -125,12 +131,13 @@ def query_parts(query_profiles: np.ndarray, basis: np.ndarray) -> tuple[np.ndarr
 
 def summary_scores(
     query_profiles: np.ndarray, basis: np.ndarray, blocks_t: Sequence[np.ndarray], owners: Sequence[np.ndarray],
-    run_starts: Sequence[np.ndarray], n_songs: int,
+    run_starts: Sequence[np.ndarray], n_songs: int, best_rows: Optional[np.ndarray] = None,
 ) -> np.ndarray:
     """Each song's best aligned sum of part cosines (module docstring). ``blocks_t[j]``: summaries,
     transposed (dims, rows), whose rows belong to the songs ``owners[j]`` (one int per row); a
     song's rows are consecutive and in order, and ``run_starts[j]`` are the rows where each run of
-    one owner begins. Songs without summaries score -inf."""
+    one owner begins (each song one run). Songs without summaries score -inf. ``best_rows``
+    (``n_songs`` ints), when given, receives each song's best summary row, counted in the song."""
     best = np.full(n_songs, -np.inf, np.float32)
     parts, step = query_parts(query_profiles, basis)
     if parts.shape[0] == 0:
@@ -151,6 +158,10 @@ def summary_scores(
         run_best = np.maximum.reduceat(total, starts)
         run_owner = owner[starts]
         np.maximum.at(best, run_owner, run_best)
+        if best_rows is not None:
+            lengths = np.diff(np.append(starts, rows))
+            where_best = np.where(total == np.repeat(run_best, lengths), np.arange(rows), rows)
+            best_rows[np.minimum(run_owner, n_songs - 1)] = np.minimum.reduceat(where_best, starts) - starts
     return best
 
 

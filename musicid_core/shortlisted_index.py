@@ -3,8 +3,9 @@
 ``FingerprintIndex`` compares a recording with every song at once; its cost and memory grow
 with the library (module ``index_pack``). ``ShortlistedIndex`` answers the same question
 (``match`` / ``match_query`` -> ``FingerprintMatch``) over packs: every song's summary is
-scored (``musicid_core.shortlist``), and only the best ``SHORTLIST_SIZE`` songs' landmarks and
-tonal profiles, read from the memory-mapped packs, are matched exactly. Songs off the shortlist
+scored (``musicid_core.shortlist``), the best ``FIRST_STAGE`` songs' tonal profiles are matched
+near the offset their summary found (``EXACT_WINDOW``), and the best ``SECOND_STAGE`` of those
+are matched at every start and by their landmarks, read from the memory-mapped packs. Songs off the shortlist
 get no aligned landmarks and no profile similarity: the verdict's margins are calibrated through
 this same path (``training.fingerprints.calibrate_margin`` matches impostor recordings with
 ``match_query``), so its leads are measured against what a shortlist leaves.
@@ -12,13 +13,16 @@ this same path (``training.fingerprints.calibrate_margin`` matches impostor reco
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Optional, Sequence
 
 import numpy as np
 
 from musicid_core.fingerprint import FingerprintMatch, QueryAnalysis, analyse_query, match_song_runs, with_time_jitter
 from musicid_core.index_pack import Pack, PackedSong
-from musicid_core.shortlist import FIRST_STAGE, SECOND_STAGE, basis_id, summary_scores, top
+from musicid_core.shortlist import (
+    EXACT_WINDOW, FIRST_STAGE, QUERY_PARTS, SECOND_STAGE, SUMMARY_BLOCKS, SUMMARY_HOP, basis_id, summary_scores, top,
+)
+from musicid_core.tonal_profile import QUERY_STRIDE
 from musicid_core.tonal_profile import ProfileMatch, match_song_profiles
 
 
@@ -27,10 +31,10 @@ class ShortlistedIndex:
 
     def __init__(
         self, packs: Sequence[Pack], chosen: Sequence[tuple[int, int]],
-        first_stage: int = FIRST_STAGE, second_stage: int = SECOND_STAGE,
+        first_stage: int = FIRST_STAGE, second_stage: int = SECOND_STAGE, exact_window: Optional[int] = EXACT_WINDOW,
     ) -> None:
         self.n_songs = len(chosen)
-        self.first_stage, self.second_stage = first_stage, second_stage
+        self.first_stage, self.second_stage, self.exact_window = first_stage, second_stage, exact_window
         used = sorted({p for p, _ in chosen})
         if len({basis_id(packs[p].basis) for p in used}) > 1:
             raise ValueError("the packs' summaries were projected with different shortlist bases")
@@ -54,19 +58,40 @@ class ShortlistedIndex:
 
     def candidates(self, query: QueryAnalysis) -> np.ndarray:
         """Songs for the exact checks: the best ``first_stage`` by summary (``shortlist``)."""
+        return self._candidates(query)[0]
+
+    def _candidates(self, query: QueryAnalysis) -> tuple[np.ndarray, np.ndarray]:
+        """(the best ``first_stage`` songs, each song's best summary row)."""
+        rows = np.zeros(self.n_songs + 1, np.int64)
         if self.basis is None:
-            return np.zeros(0, np.int64)
-        scores = summary_scores(query.profiles, self.basis, self._summaries, self._owners, self._run_starts, self.n_songs + 1)[: self.n_songs]
-        return top(scores, self.first_stage)
+            return np.zeros(0, np.int64), rows
+        scores = summary_scores(query.profiles, self.basis, self._summaries, self._owners, self._run_starts, self.n_songs + 1, rows)
+        return top(scores[: self.n_songs], self.first_stage), rows
+
+    def _profile_window(self, k: int, best_row: int, query_blocks: int) -> tuple[np.ndarray, int]:
+        """Song ``k``'s profile rows the exact check reads and how many of them may be a start: all
+        of them, or with ``exact_window`` the starts within that many blocks of where its best
+        summary put the recording (its first part, ``per`` profiles of ``QUERY_STRIDE`` hops,
+        centred on the summary) and the rows those starts lay the recording on."""
+        rows = self._songs[k].profiles
+        if self.exact_window is None:
+            return rows, rows.shape[0]
+        per = max(1, query_blocks // QUERY_PARTS)
+        centre = best_row * SUMMARY_HOP + SUMMARY_BLOCKS // 2 - per * QUERY_STRIDE // 2
+        lo = min(max(0, centre - self.exact_window), max(0, rows.shape[0] - 1))
+        last_start = max(lo, centre + self.exact_window)
+        return rows[lo : last_start + QUERY_STRIDE * max(0, query_blocks - 1) + 1], last_start - lo + 1
 
     def match(self, audio: np.ndarray) -> FingerprintMatch:
         return self.match_query(analyse_query(audio))
 
     def match_query(self, query: QueryAnalysis) -> FingerprintMatch:
-        """Summaries of every song, exact profiles of the first stage's songs, landmarks of the
-        best ``second_stage`` of those by profile similarity."""
-        first = self.candidates(query)
-        similarity_first = match_song_profiles(query.profiles, [self._songs[k].profiles for k in first])
+        """Summaries of every song, exact profiles of the first stage's songs near their summary's
+        offset, then every start and the landmarks of the best ``second_stage`` of those."""
+        first, best_rows = self._candidates(query)
+        blocks = query.profiles.shape[0]
+        windows = [self._profile_window(k, int(best_rows[k]), blocks) for k in first]
+        similarity_first = match_song_profiles(query.profiles, [rows for rows, _ in windows], [count for _, count in windows])
         second = first[top(similarity_first, self.second_stage)]
         jittered = with_time_jitter(query.landmarks)
         counts_c, offsets_c = match_song_runs(jittered, [(self._songs[k].hashes, self._songs[k].times) for k in second])
@@ -74,5 +99,9 @@ class ShortlistedIndex:
         offsets = np.zeros(self.n_songs, np.int64)
         similarity = np.zeros(self.n_songs)
         similarity[first] = similarity_first
+        if self.exact_window is not None:
+            # The second stage's few songs get every start: a song shortlisted through a repeated
+            # section's summary keeps its best similarity wherever in the song it lies.
+            similarity[second] = match_song_profiles(query.profiles, [self._songs[k].profiles for k in second])
         counts[second], offsets[second] = counts_c, offsets_c
         return FingerprintMatch(counts, offsets, int(jittered.hashes.size), ProfileMatch(similarity))

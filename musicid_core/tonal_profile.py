@@ -104,11 +104,13 @@ def longest_query(query: np.ndarray) -> np.ndarray:
     return query
 
 
-def match_song_profiles(query: np.ndarray, songs: Sequence[np.ndarray]) -> np.ndarray:
+def match_song_profiles(query: np.ndarray, songs: Sequence[np.ndarray], starts: Optional[Sequence[int]] = None) -> np.ndarray:
     """``ProfileIndex.match_profiles``' similarity of a query to a few songs, each given as its own
     int8 profile rows (value x ``QUANTISATION``, as stored): a large library's shortlisted songs,
     read from a memory-mapped store (``musicid_core.index_pack``) instead of a matrix of every song
-    in memory. Same score: the best start's mean cosine, blocks past the song's end adding 0."""
+    in memory. Same score: the best start's mean cosine, blocks past the song's end adding 0.
+    ``starts``: per song, how many of its first rows may be a start (the rows given are then a
+    window of the song, and a start must find every block it lays the recording on)."""
     query = longest_query(np.asarray(query, dtype=np.float32))
     n_query = query.shape[0]
     similarity = np.zeros(len(songs))
@@ -122,7 +124,8 @@ def match_song_profiles(query: np.ndarray, songs: Sequence[np.ndarray]) -> np.nd
         products = np.zeros((rows.shape[0] + lag[-1], n_query), np.float32)  # zero rows: past the song's end
         products[: rows.shape[0]] = np.asarray(rows, dtype=np.float32) @ query.T
         # Start s scores sum_r products[s + QUERY_STRIDE * r, r], gathered in one go.
-        total = products[np.arange(rows.shape[0])[:, None] + lag[None, :], column[None, :]].sum(axis=1)
+        count = rows.shape[0] if starts is None else max(1, min(rows.shape[0], int(starts[k])))
+        total = products[np.arange(count)[:, None] + lag[None, :], column[None, :]].sum(axis=1)
         similarity[k] = float(total.max()) / (n_query * QUANTISATION)
     return similarity
 

@@ -62,7 +62,7 @@ def test_match_song_profiles_gives_the_profile_index_similarity(analyses: list) 
 
 def test_shortlisted_index_with_room_for_every_song_matches_like_the_in_memory_index(tmp_path: Path, analyses: list, basis: np.ndarray) -> None:
     pack = _pack(tmp_path, analyses, basis)
-    shortlisted = ShortlistedIndex([pack], [(0, i) for i in range(N)], first_stage=N, second_stage=N)
+    shortlisted = ShortlistedIndex([pack], [(0, i) for i in range(N)], first_stage=N, second_stage=N, exact_window=None)
     in_memory = fingerprint_index(analyses)
     for song in range(N):
         query = _query(song)
@@ -135,3 +135,18 @@ def test_open_packs_skips_damaged_ones_and_clears_half_written_folders(tmp_path:
     assert (tmp_path / ".tmp-crashed").exists() and broken.folder.exists()  # a reader deletes nothing
     assert [p.folder for p in index_pack.open_packs(tmp_path, params, discard_unusable=True)] == [good.folder]
     assert not (tmp_path / ".tmp-crashed").exists() and not broken.folder.exists()
+
+
+def test_the_exact_check_near_the_summarys_offset_keeps_the_playing_song_first(tmp_path: Path, analyses: list, basis: np.ndarray) -> None:
+    pack = _pack(tmp_path, analyses, basis)
+    everywhere = ShortlistedIndex([pack], [(0, i) for i in range(N)], first_stage=N, second_stage=N, exact_window=None)
+    near = ShortlistedIndex([pack], [(0, i) for i in range(N)], first_stage=N, second_stage=1)
+    for song in range(N):
+        for start_s in (1.0, 9.0):
+            query = _query(song, start_s=start_s)
+            _, rows = near._candidates(query)
+            assert near._profile_window(song, int(rows[song]), query.profiles.shape[0])[0].shape[0] < analyses[song].profiles.shape[0]
+            full, windowed = everywhere.match_query(query).profiles.similarity, near.match_query(query).profiles.similarity
+            # The second stage's song gets every start again; the others only fewer starts.
+            assert int(np.argmax(windowed)) == song and windowed[song] == pytest.approx(full[song], abs=1e-6)
+            assert np.all(windowed <= full + 1e-6)
