@@ -28,6 +28,7 @@ with another basis is recognised (``basis_id``) and made again.
 from __future__ import annotations
 
 import hashlib
+import threading
 from typing import Iterable, Optional, Sequence
 
 import numpy as np
@@ -129,40 +130,89 @@ def query_parts(query_profiles: np.ndarray, basis: np.ndarray) -> tuple[np.ndarr
     return _project(means, basis), step
 
 
-def summary_scores(
-    query_profiles: np.ndarray, basis: np.ndarray, blocks_t: Sequence[np.ndarray], owners: Sequence[np.ndarray],
-    run_starts: Sequence[np.ndarray], n_songs: int, best_rows: Optional[np.ndarray] = None,
-) -> np.ndarray:
-    """Each song's best aligned sum of part cosines (module docstring). ``blocks_t[j]``: summaries,
-    transposed (dims, rows), whose rows belong to the songs ``owners[j]`` (one int per row); a
-    song's rows are consecutive and in order, and ``run_starts[j]`` are the rows where each run of
-    one owner begins (each song one run). Songs without summaries score -inf. ``best_rows``
-    (``n_songs`` ints), when given, receives each song's best summary row, counted in the song."""
-    best = np.full(n_songs, -np.inf, np.float32)
-    parts, step = query_parts(query_profiles, basis)
-    if parts.shape[0] == 0:
-        return best
-    for block_t, owner, starts in zip(blocks_t, owners, run_starts):
-        rows = block_t.shape[1]
-        if rows == 0:
-            continue
-        cos = np.concatenate([parts @ block_t[:, lo : lo + CHUNK_ROWS] for lo in range(0, rows, CHUNK_ROWS)], axis=1)
-        total = cos[0].copy()
-        for j in range(1, parts.shape[0]):
-            shift = j * step
-            if shift >= rows:
-                break
-            # Part j sits ``shift`` summaries later in the same song; past the song's end it adds 0.
-            same = owner[shift:] == owner[:-shift]
-            total[:-shift] += np.where(same, cos[j, shift:], 0.0)
-        run_best = np.maximum.reduceat(total, starts)
-        run_owner = owner[starts]
-        np.maximum.at(best, run_owner, run_best)
-        if best_rows is not None:
-            lengths = np.diff(np.append(starts, rows))
-            where_best = np.where(total == np.repeat(run_best, lengths), np.arange(rows), rows)
-            best_rows[np.minimum(run_owner, n_songs - 1)] = np.minimum.reduceat(where_best, starts) - starts
-    return best
+class SummaryTable:
+    """Every song's summaries as the packs hold them, and the scan that scores a recording
+    against all of them (module docstring).
+
+    ``blocks``: per pack, its summaries transposed (dims, rows), the rows where each song's run
+    of consecutive summaries begins, and the song each run belongs to here (``n_songs``: a song
+    of the pack that is not in this table). A song has at most one run.
+
+    The scan reads every summary once per recording, at the memory's bandwidth (at 10,000 songs
+    330 MB: most of its time). A coarse first pass on the 16, 24 or 32 leading directions, the
+    best 300-2,000 songs then scored on all 64, read a quarter to a half of the bytes but kept the
+    right song (held-out, 0 dB) 2.5-40 points less often at 10,000 songs (``benchmarks/RESULTS.md``): the leading
+    directions hold what songs share, not what tells them apart."""
+
+    def __init__(self, basis: np.ndarray, blocks: Sequence[tuple[np.ndarray, np.ndarray, np.ndarray]], n_songs: int) -> None:
+        self.basis, self.n_songs = basis, n_songs
+        self._blocks = [(summaries_t, np.asarray(starts, np.int64), np.asarray(songs, np.int64))
+                        for summaries_t, starts, songs in blocks if summaries_t.shape[1] > 0]
+        # Where each song's run is: (block, first row, row after its last); block -1: no summaries.
+        self._runs = np.full((n_songs, 3), -1, np.int64)
+        for b, (summaries_t, starts, songs) in enumerate(self._blocks):
+            ends = np.append(starts[1:], summaries_t.shape[1])
+            mine = songs < n_songs
+            self._runs[songs[mine]] = np.stack([np.full(int(mine.sum()), b), starts[mine], ends[mine]], axis=1)
+        self._buffers = threading.local()  # each thread's cosines, kept: faulting 20 MB in costs ms
+
+    def scores(self, query_profiles: np.ndarray) -> np.ndarray:
+        """Each song's best aligned sum of part cosines; songs without summaries score -inf."""
+        return self._scan(query_profiles)[0]
+
+    def shortlist(self, query_profiles: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
+        """(the best ``size`` songs, best first; each one's best summary row, counted in its song)."""
+        scores, totals = self._scan(query_profiles)
+        chosen = top(scores, size)
+        rows = np.zeros(chosen.size, np.int64)
+        for i, song in enumerate(chosen):
+            block, lo, hi = self._runs[song]
+            if block >= 0:
+                rows[i] = int(np.argmax(totals[block][lo:hi]))
+        return chosen, rows
+
+    def _scan(self, query_profiles: np.ndarray) -> tuple[np.ndarray, list]:
+        """(each song's score, the aligned totals of every block's rows)."""
+        best = np.full(self.n_songs + 1, -np.inf, np.float32)
+        parts, step = query_parts(query_profiles, self.basis)
+        if parts.shape[0] == 0:
+            return best[: self.n_songs], []
+        totals = []
+        for b, (summaries_t, starts, songs) in enumerate(self._blocks):
+            totals.append(self._aligned_totals(parts, step, summaries_t, starts, b))
+            np.maximum.at(best, songs, np.maximum.reduceat(totals[-1], starts))
+        return best[: self.n_songs], totals
+
+    def _aligned_totals(self, parts: np.ndarray, step: int, summaries_t: np.ndarray, starts: np.ndarray, block: int) -> np.ndarray:
+        """``_aligned`` of one block's cosines, made in this thread's buffer for the block."""
+        rows = summaries_t.shape[1]
+        buffers = getattr(self._buffers, "cos", None)
+        if buffers is None:
+            buffers = self._buffers.cos = [np.empty((QUERY_PARTS, s.shape[1]), np.float32) for s, _, _ in self._blocks]
+        cos = buffers[block][: parts.shape[0]]
+        for lo in range(0, rows, CHUNK_ROWS):  # memory-mapped packs are read a chunk at a time
+            np.matmul(parts, summaries_t[:, lo : lo + CHUNK_ROWS], out=cos[:, lo : lo + CHUNK_ROWS])
+        return _aligned(cos, step, starts)
+
+
+def _aligned(cos: np.ndarray, step: int, starts: np.ndarray) -> np.ndarray:
+    """Per summary row: part 0's cosine there plus part j's ``j * step`` rows later, where that
+    row is still in the same song (past the song's end a part adds 0). ``cos`` (parts, rows):
+    the parts' cosines with every row, whose songs' runs begin at ``starts``; it is overwritten."""
+    rows = cos.shape[1]
+    total = cos[0].copy()
+    ends = np.append(starts[1:], rows)
+    for j in range(1, cos.shape[0]):
+        shift = j * step
+        if shift >= rows:
+            break
+        # Row r takes part j from row r + shift; that row belongs to the next song when r lies
+        # in its song's last ``shift`` rows: those entries (each read by one row only) add 0.
+        read = (ends[:, None] + np.arange(shift)).ravel()
+        crossing = (read < rows) & (read - shift >= np.repeat(starts, shift))
+        cos[j, read[crossing]] = 0.0
+        total[: rows - shift] += cos[j, shift:]
+    return total
 
 
 def top(scores: np.ndarray, size: int) -> np.ndarray:

@@ -20,7 +20,7 @@ import numpy as np
 from musicid_core.fingerprint import FingerprintMatch, QueryAnalysis, analyse_query, match_song_runs, with_time_jitter
 from musicid_core.index_pack import Pack, PackedSong
 from musicid_core.shortlist import (
-    EXACT_WINDOW, FIRST_STAGE, QUERY_PARTS, SECOND_STAGE, SUMMARY_BLOCKS, SUMMARY_HOP, basis_id, summary_scores, top,
+    EXACT_WINDOW, FIRST_STAGE, QUERY_PARTS, SECOND_STAGE, SUMMARY_BLOCKS, SUMMARY_HOP, SummaryTable, basis_id, top,
 )
 from musicid_core.tonal_profile import QUERY_STRIDE
 from musicid_core.tonal_profile import ProfileMatch, match_song_profiles
@@ -38,22 +38,21 @@ class ShortlistedIndex:
         used = sorted({p for p, _ in chosen})
         if len({basis_id(packs[p].basis) for p in used}) > 1:
             raise ValueError("the packs' summaries were projected with different shortlist bases")
-        self.basis = packs[used[0]].basis if used else None
+        basis = packs[used[0]].basis if used else None
         self._songs: list[PackedSong] = [packs[p].song(i) for p, i in chosen]
-        # Per pack: its summaries and, per summary row, the song it belongs to here (n_songs: none).
+        # Per pack: its summaries, where each of its songs' runs of summaries starts, and which
+        # song of this index each run is (n_songs: one not chosen).
         chosen_array = np.asarray(chosen, dtype=np.int64).reshape(-1, 2)
-        self._summaries, self._owners, self._run_starts = [], [], []
+        blocks = []
         for p, pack in enumerate(packs):
-            song_of_row = np.full(len(pack.ids), self.n_songs, dtype=np.int64)
             mine = np.flatnonzero(chosen_array[:, 0] == p)
             if mine.size == 0:
                 continue
+            song_of_row = np.full(len(pack.ids), self.n_songs, dtype=np.int64)
             song_of_row[chosen_array[mine, 1]] = mine
-            counts = np.diff(pack.summary_starts)
-            keep = counts > 0
-            self._summaries.append(pack.summaries_t)
-            self._owners.append(np.repeat(song_of_row, counts))
-            self._run_starts.append(pack.summary_starts[:-1][keep])
+            keep = np.diff(pack.summary_starts) > 0
+            blocks.append((pack.summaries_t, pack.summary_starts[:-1][keep], song_of_row[keep]))
+        self._table = SummaryTable(basis, blocks, self.n_songs) if basis is not None else None
         self.profiles = True  # packs always hold profiles (``FingerprintIndex.profiles`` may be None)
 
     def candidates(self, query: QueryAnalysis) -> np.ndarray:
@@ -61,12 +60,10 @@ class ShortlistedIndex:
         return self._candidates(query)[0]
 
     def _candidates(self, query: QueryAnalysis) -> tuple[np.ndarray, np.ndarray]:
-        """(the best ``first_stage`` songs, each song's best summary row)."""
-        rows = np.zeros(self.n_songs + 1, np.int64)
-        if self.basis is None:
-            return np.zeros(0, np.int64), rows
-        scores = summary_scores(query.profiles, self.basis, self._summaries, self._owners, self._run_starts, self.n_songs + 1, rows)
-        return top(scores[: self.n_songs], self.first_stage), rows
+        """(the best ``first_stage`` songs, each one's best summary row)."""
+        if self._table is None:
+            return np.zeros(0, np.int64), np.zeros(0, np.int64)
+        return self._table.shortlist(query.profiles, self.first_stage)
 
     def _profile_window(self, k: int, best_row: int, query_blocks: int) -> tuple[np.ndarray, int]:
         """Song ``k``'s profile rows the exact check reads and how many of them may be a start: all
@@ -90,7 +87,7 @@ class ShortlistedIndex:
         offset, then every start and the landmarks of the best ``second_stage`` of those."""
         first, best_rows = self._candidates(query)
         blocks = query.profiles.shape[0]
-        windows = [self._profile_window(k, int(best_rows[k]), blocks) for k in first]
+        windows = [self._profile_window(k, int(row), blocks) for k, row in zip(first, best_rows)]
         similarity_first = match_song_profiles(query.profiles, [rows for rows, _ in windows], [count for _, count in windows])
         second = first[top(similarity_first, self.second_stage)]
         jittered = with_time_jitter(query.landmarks)
