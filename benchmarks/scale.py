@@ -17,7 +17,9 @@ the bundled negatives' impostor recordings, as enrolment does), and every record
 ``Recognizer(None, songs).identify``: the index alone, no network (none can be trained on
 simulated songs; the network's share of the time is constant in the library size, its last
 layer aside). Prints, per size and side: ranked first, top 5, answered with the right ``match``,
-unknown answered ``unknown``; identify latency median / p99; peak RSS; index size on disk.
+unknown answered ``unknown``; identify latency median / p99; peak RSS; index size on disk. The
+recogniser runs as a user's does: the BLAS uses both cores unless ``OPENBLAS_NUM_THREADS`` says
+otherwise (the result records how many threads it had).
 
 ``--exact-too N`` also runs size N through the in-memory index (no shortlist), to measure what
 the shortlist loses.
@@ -164,8 +166,16 @@ def recognise(folder: Path, out: Path) -> None:
     out.write_text(json.dumps({
         "rows": rows, "latency_ms": [round(x * 1000, 2) for x in latencies], "peak_rss_mb": round(peak_mb, 1),
         "rss_at_end": {k: status.get(k) for k in ("VmRSS", "RssAnon", "RssFile")},
-        "open_s": round(open_s, 2), "calibrate_s": round(calibrate_s, 1), "margins": found,
+        "open_s": round(open_s, 2), "calibrate_s": round(calibrate_s, 1), "margins": found, "blas_threads": _blas_threads(),
     }))
+
+
+def _blas_threads() -> int | None:
+    """Threads the BLAS uses here: the recogniser's as a user runs it (no limit set: both cores)."""
+    from threadpoolctl import threadpool_info
+
+    counts = [info["num_threads"] for info in threadpool_info() if info.get("user_api") == "blas"]
+    return max(counts) if counts else None
 
 
 class MemoryCgroup:
@@ -337,6 +347,7 @@ def main(argv: list[str] | None = None) -> int:
             cgroup_peak = group.peak_mb() if group else None
         raw = json.loads(out.read_text())
         summary = {**built, **summarise(raw), "load_average": os.getloadavg(), "open_s": raw["open_s"], "calibrate_s": raw["calibrate_s"],
+                   "blas_threads": raw.get("blas_threads"),
                    "run_s": round(time.monotonic() - started, 1), "memory_limit_mb": args.memory_limit_mb if group else None,
                    "cgroup_peak_mb": cgroup_peak}
         results[name] = summary
