@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
-from typing import Iterable, Optional, Sequence
+from typing import Iterable, Sequence
 
 import numpy as np
 
