@@ -330,30 +330,32 @@ def match_song_runs(query: Landmarks, runs: Sequence[tuple[np.ndarray, np.ndarra
     memory-mapped store (``musicid_core.index_pack``) instead of one global table whose buckets
     grow with the library. Gives exactly the counts the global table gives for those songs.
 
-    The query's hashes go into tables over the hash space (which hashes it has, where they start
-    in its sorted order), and each song's landmarks are looked up there: one gather per song
-    landmark from a 2-MB table that stays in cache, 3-4x faster than binary searches of the
-    query's hashes in each song."""
+    The query's hashes go into a table over the hash space (which hashes it has), and each song's
+    landmarks are looked up there: one gather per song landmark from a 2-MB table that stays in
+    cache, 3-4x faster than binary searches of the query's hashes in each song. Only the few
+    hundred landmarks that hit are then placed in the query's sorted hashes by binary search
+    (two hash-space tables of where each hash starts cost 1.6 ms per recording to clear, more
+    than every song's search together). The table has one slot past the hash space that stays
+    empty, so a damaged song hash outside it is clipped there and matches nothing."""
     order = np.argsort(query.hashes, kind="stable")
     q_hashes, q_times = query.hashes[order].astype(np.int64), query.times[order].astype(np.int64)
-    if q_hashes.size and q_hashes[-1] >= HASH_SPACE:
+    if q_hashes.size and (q_hashes[-1] >= HASH_SPACE or q_hashes[0] < 0):
         raise ValueError("query hashes outside the hash space")
-    present = np.zeros(HASH_SPACE, dtype=bool)
+    present = np.zeros(HASH_SPACE + 1, dtype=bool)
     present[q_hashes] = True
     first = np.flatnonzero(np.r_[True, q_hashes[1:] != q_hashes[:-1]]) if q_hashes.size else np.zeros(0, np.int64)
     unique = q_hashes[first]
-    first_of = np.zeros(HASH_SPACE, dtype=np.int32)
-    count_of = np.zeros(HASH_SPACE, dtype=np.int32)
-    first_of[unique], count_of[unique] = first, np.diff(np.r_[first, q_hashes.size])
+    run_length = np.diff(np.r_[first, q_hashes.size])
     songs, offsets = [], []
     for k, (hashes, times) in enumerate(runs):
-        entries = np.flatnonzero(present[hashes])
+        # ``take`` with clipping: 30 % faster than indexing with the packs' uint32 hashes.
+        entries = np.flatnonzero(np.take(present, hashes, mode="clip"))
         if entries.size == 0:
             continue
-        matched = np.asarray(hashes[entries], dtype=np.int64)
-        per_entry = count_of[matched].astype(np.int64)
+        slot = np.searchsorted(unique, np.asarray(hashes[entries], dtype=np.int64))
+        per_entry = run_length[slot]
         total = int(per_entry.sum())
-        query_pos = np.repeat(first_of[matched].astype(np.int64) - np.cumsum(per_entry) + per_entry, per_entry) + np.arange(total)
+        query_pos = np.repeat(first[slot] - np.cumsum(per_entry) + per_entry, per_entry) + np.arange(total)
         entry_times = np.asarray(times[entries], dtype=np.int64)
         offsets.append(np.repeat(entry_times, per_entry) - q_times[query_pos])
         songs.append(np.full(total, k, dtype=np.int64))
