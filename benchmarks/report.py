@@ -30,6 +30,8 @@ def load() -> list[dict]:
             data = json.loads(path.read_text())
         except (OSError, json.JSONDecodeError):
             continue
+        if not isinstance(data, dict):  # a list of runs (training-widen-lr-*.json): not a report row
+            continue
         data["_file"] = path.name
         out.append(data)
     return out
