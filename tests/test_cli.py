@@ -146,11 +146,14 @@ def test_listen_stops_cleanly_on_sigterm_and_sigint() -> None:
 
     from musicid_cli.listen import _StopFlag
 
+    # Whatever the handler was before (a job started in the background by a non-interactive shell
+    # inherits SIGINT ignored), it is the one put back afterwards.
+    before = signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)
     for sig in (signal.SIGTERM, signal.SIGINT):
         with _StopFlag() as stop:
             os.kill(os.getpid(), sig)
             assert stop.event.wait(2)
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # restored afterwards
+    assert (signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)) == before  # restored afterwards
 
 
 def test_listen_lists_devices_in_two_groups() -> None:
