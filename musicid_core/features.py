@@ -31,7 +31,7 @@ def mel_filterbank(settings: FeatureSettings = DEFAULT_FEATURES) -> np.ndarray:
 
 
 def mel_power(audio: np.ndarray, settings: FeatureSettings = DEFAULT_FEATURES) -> np.ndarray:
-    """Mel power spectrogram, identical to ``librosa.feature.melspectrogram`` with these settings.
+    """Mel power spectrogram, ``librosa.feature.melspectrogram`` with these settings (to float32 rounding).
 
     ``audio`` may be 1-D (one signal) or 2-D (a batch of equal-length signals); the result is
     (..., n_mels, frames). Batching lets dataset building run one STFT call per batch.
@@ -43,12 +43,13 @@ def mel_power(audio: np.ndarray, settings: FeatureSettings = DEFAULT_FEATURES) -
     )
     power = np.abs(spectrum) ** 2
     if power.ndim == 2:
-        # One signal: a plain matrix product, bit-identical to the einsum below (which does the
-        # same product) without its few milliseconds of planning per call, which the live
-        # spectrogram paid ten times a second.
+        # One signal: a plain matrix product, the einsum below's product (to float32 rounding)
+        # without its few milliseconds of planning per call, which the live spectrogram paid ten
+        # times a second.
         return mel_filterbank(settings) @ power
     # The spectrum first, as librosa.feature.melspectrogram writes it ("...ft,mf->...mt"): the same
-    # numbers bit for bit, and ~3x faster than the filterbank first, whose plan copied the
+    # numbers (bit for bit on Intel, within a few float32 ulps where the BLAS kernels round
+    # otherwise, as on AMD EPYC), and ~3x faster than the filterbank first, whose plan copied the
     # (non-contiguous) STFT output before the product (7.6 -> 2.5 ms per training fragment).
     return np.einsum("...ft,mf->...mt", power, mel_filterbank(settings), optimize=True)
 

@@ -28,17 +28,19 @@ def test_window_is_librosa_log_mel_with_method_settings() -> None:
     np.testing.assert_allclose(window, expected, atol=1e-3)
 
 
-def test_batched_mel_power_is_librosas_and_each_signals_own_bit_for_bit() -> None:
+def test_batched_mel_power_is_librosas_and_each_signals_own_to_float32_rounding() -> None:
     """A batch of fragments (dataset building) and one signal (recognition) take different
-    products; both must give librosa's mel spectrogram exactly."""
+    products; both must give librosa's mel spectrogram. Bit for bit on the Intel machine they were
+    written on; on an AMD EPYC the BLAS kernels for the batched product round differently, by at
+    most a few float32 ulps (relative 4e-7), so the test allows that and nothing more."""
     from musicid_core.features import mel_power
 
     batch = np.stack([_signal(5.0, seed=s)[: F.fragment_samples] for s in range(3)])
     together = mel_power(batch)
     for audio, row in zip(batch, together):
         expected = librosa.feature.melspectrogram(y=audio, sr=22050, n_mels=128, hop_length=431)
-        np.testing.assert_array_equal(row, expected)
-        np.testing.assert_array_equal(row, mel_power(audio))
+        np.testing.assert_allclose(row, expected, rtol=2e-6, atol=0)
+        np.testing.assert_allclose(row, mel_power(audio), rtol=2e-6, atol=0)
 
 
 def test_training_fragment_equals_recognition_window_of_same_samples() -> None:
