@@ -161,8 +161,8 @@ def searched_margins(side: Side, library, bundle):  # type: ignore[no-untyped-de
     "before" with them). The impostors are those training makes for the bundle
     (``training.train``: bundled negatives, the validation share of the library's noise, the
     default seed), analysed at every search speed; a bundle trained before the search gets the
-    searched margins in memory only, its folder untouched. Cached per bundle and grid in the
-    side's folder."""
+    searched margins in memory only, its folder untouched. Cached per bundle, grid and query
+    analysis (``song_index.QUERY_PARAMETERS``) in the side's folder."""
     import dataclasses
 
     from musicid_core import speed_search
@@ -170,8 +170,11 @@ def searched_margins(side: Side, library, bundle):  # type: ignore[no-untyped-de
     from training.noise_bank import load_negative_bank, load_noise_bank
     from training.train import TrainOptions
 
+    from musicid_core.song_index import QUERY_PARAMETERS
+
     grid = "-".join(f"{s:g}" for s in speed_search.SPEEDS) or "none"
-    cache = side_root(side) / f"margins-v2-{bundle.path.name}-speeds-{grid}.json"
+    analysis = "-".join(map(str, QUERY_PARAMETERS))
+    cache = side_root(side) / f"margins-v3-{bundle.path.name}-speeds-{grid}-query-{analysis}.json"
     if cache.is_file():
         found = json.loads(cache.read_text())
     else:

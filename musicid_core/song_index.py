@@ -67,6 +67,12 @@ ANALYSIS_PARAMETERS = np.array([
     tonal_profile.ENVELOPE_BINS, int(QUANTISATION),
 ], dtype=np.int64)
 """Everything an analysis depends on; an analysis stored with other values is made again."""
+QUERY_PARAMETERS = (
+    fingerprint.QUERY_PEAKS_PER_SECOND, fingerprint.QUERY_DT_JITTER, fingerprint.OFFSET_TOLERANCE,
+    tonal_profile.QUERY_STRIDE, round(tonal_profile.QUERY_STEADY_SHARE * 1000),
+)
+"""What a recording's analysis and matching depend on beyond ``ANALYSIS_PARAMETERS``: margins
+calibrated with other values measured other evidence, and are calibrated again."""
 PACKED_ABOVE = 250
 """Libraries of more songs are matched through packs and a shortlist (``index_pack``): at 250
 songs the in-memory index holds about 0.7 GB, and a recording's lookups grow with every song."""
@@ -109,6 +115,9 @@ class Margins:
     """The search speeds the impostors were tried at (``musicid_core.speed_search``); empty for
     margins calibrated at nominal speed only, which recognisers use without the search and
     enrolment calibrates again (``training.enrolment.recalibrate_if_needed``)."""
+    query_parameters: tuple[int, ...] = ()
+    """``QUERY_PARAMETERS`` when they were calibrated (empty: before they were recorded); margins of
+    other values are calibrated again at enrolment's next check."""
 
 
 @dataclass
@@ -223,6 +232,7 @@ class SongIndex:
         if margins.impostors_rejected is not None:
             data["impostors_rejected"] = margins.impostors_rejected
         data["speeds"] = list(margins.speeds)
+        data["query_parameters"] = list(margins.query_parameters)
         atomic_write_bytes(self.folder / MARGINS_FILE, json.dumps(data, indent=1).encode())
 
     # ----- reading
@@ -233,7 +243,8 @@ class SongIndex:
             rejected = data.get("impostors_rejected")
             margins = Margins(float(data["fingerprint_margin"]), float(data["profile_margin"]), int(data["songs"]),
                               None if rejected is None else float(rejected),
-                              tuple(float(s) for s in data.get("speeds", ())))
+                              tuple(float(s) for s in data.get("speeds", ())),
+                              tuple(int(p) for p in data.get("query_parameters", ())))
         except (OSError, ValueError, KeyError, TypeError, AttributeError):
             return None
         if not (np.isfinite(margins.fingerprint_margin) and np.isfinite(margins.profile_margin)) or margins.songs < 0:

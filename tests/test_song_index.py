@@ -105,6 +105,8 @@ def test_margins_round_trip_and_a_bad_file_reads_as_uncalibrated(tmp_path: Path)
     assert index.margins() is None
     index.save_margins(Margins(14.0, 0.2, 7))
     assert index.margins() == Margins(14.0, 0.2, 7)
+    index.save_margins(Margins(14.0, 0.2, 7, 0.96, (0.99, 1.01), (60, 1, 2, 2, 400)))
+    assert index.margins() == Margins(14.0, 0.2, 7, 0.96, (0.99, 1.01), (60, 1, 2, 2, 400))
     (index.folder / "margins.json").write_text('{"fingerprint_margin": "NaN", "profile_margin": 1, "songs": 2}')
     assert index.margins() is None
 

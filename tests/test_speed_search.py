@@ -15,7 +15,7 @@ from musicid_core import fingerprint as fp
 from musicid_core import speed_search
 from musicid_core.models.store import SongLabel
 from musicid_core.recognizer import Recognizer
-from musicid_core.song_index import MARGINS_FILE, IndexedSongs, Margins
+from musicid_core.song_index import MARGINS_FILE, QUERY_PARAMETERS, IndexedSongs, Margins
 from training.fingerprints import calibrate_margin
 
 SR = synth.SR
@@ -164,6 +164,14 @@ def test_enrolment_keeps_the_tries_and_recalibrates_margins_made_before_the_sear
     assert index.margins() is not None and index.margins().speeds == ()  # type: ignore[union-attr]
     again = recalibrate_if_needed(library, index, negatives_dir=negatives)
     assert again is not None and again.speeds == speed_search.SPEEDS
+    # Margins calibrated on recordings analysed otherwise (other QUERY_PARAMETERS) are calibrated again.
+    assert index.margins().query_parameters == QUERY_PARAMETERS  # type: ignore[union-attr]
+    assert recalibrate_if_needed(library, index, negatives_dir=negatives) is None
+    stored = json.loads((index.folder / MARGINS_FILE).read_text())
+    stored["query_parameters"] = [60, 1, 2, 2, 0]
+    (index.folder / MARGINS_FILE).write_text(json.dumps(stored))
+    again = recalibrate_if_needed(library, index, negatives_dir=negatives)
+    assert again is not None and again.query_parameters == QUERY_PARAMETERS
 
 
 def test_only_a_confident_try_replaces_the_nominal_answer() -> None:

@@ -76,6 +76,59 @@ def test_held_chords_under_chatter_are_found_by_their_profile(index: fp.Fingerpr
     assert match.profiles.margin >= 2 * MIN_PROFILE_MARGIN, match.profiles.similarity
 
 
+def hum(seconds: float, base_hz: float = 120.0) -> np.ndarray:
+    """A steady mains hum with its harmonics up to the profiles' band: the same partials in every block."""
+    t = np.arange(int(seconds * synth.SR)) / synth.SR
+    return sum(np.sin(2 * np.pi * k * base_hz * t) / k for k in range(2, 30)).astype(np.float32)
+
+
+def test_a_recordings_steady_partials_are_taken_out_of_its_profiles_not_the_music() -> None:
+    music = pad(2, seconds=10.0)
+    recording = at_snr(music, hum(10.0), snr_db=-6.0)
+    plain = tp.tonal_profiles(recording, tp.BLOCK_HOP * tp.QUERY_STRIDE)
+    moving = tp.without_steady_part(plain)
+    assert moving.shape == plain.shape
+    assert np.allclose(np.linalg.norm(moving, axis=1), 1.0, atol=1e-4)
+    # The clean music's profiles at the same blocks: closer to the moving part than to the plain profiles.
+    clean = tp.tonal_profiles(music, tp.BLOCK_HOP * tp.QUERY_STRIDE)
+    assert np.mean(np.sum(moving * clean, axis=1)) > np.mean(np.sum(plain * clean, axis=1)) + 0.02
+
+
+def test_the_song_under_a_hum_leads_by_more_with_the_steady_part_taken_out(
+    index: fp.FingerprintIndex, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    song = 1
+    start = int(3.0 * synth.SR)
+    recording = at_snr(pad(song)[start : start + 10 * synth.SR], hum(10.0), snr_db=-6.0)
+    profiles = tp.tonal_profiles(recording, tp.BLOCK_HOP * tp.QUERY_STRIDE)
+    assert index.profiles is not None
+    leads = []
+    for share in (0.0, tp.QUERY_STEADY_SHARE):
+        monkeypatch.setattr(tp, "QUERY_STEADY_SHARE", share)
+        found = index.profiles.match_profiles(profiles)
+        assert found.best == song
+        # The packed path (a large library's shortlisted songs) scores exactly the same.
+        rows = [np.round(r * tp.QUANTISATION).astype(np.int8) for r in _song_rows(index.profiles)]
+        assert np.allclose(tp.match_song_profiles(profiles, rows), found.similarity, atol=2e-3)
+        leads.append(found.margin)
+    assert leads[1] > leads[0] + 0.03, leads
+
+
+def _song_rows(profiles: tp.ProfileIndex) -> list[np.ndarray]:
+    rows, starts = profiles.unpadded()
+    return [rows[a:b] for a, b in zip(starts[:-1], starts[1:])]
+
+
+def test_silent_blocks_stay_silent_and_one_block_is_left_as_it_is() -> None:
+    audio = pad(3, seconds=6.0)
+    audio[: 2 * synth.SR] = 0.0
+    plain = tp.tonal_profiles(audio, tp.BLOCK_HOP * tp.QUERY_STRIDE)
+    moving = tp.without_steady_part(plain)
+    silent = ~plain.any(axis=1)
+    assert silent.any() and not moving[silent].any()
+    assert np.array_equal(tp.without_steady_part(plain[-1:]), plain[-1:])
+
+
 @pytest.mark.parametrize("audio", [pad(9, seconds=10.0), synth.noise(3, seconds=10.0), chatter(5, 10.0)],
                          ids=["other-pad", "noise", "chatter"])
 def test_foreign_audio_leads_no_song_by_a_profile_margin(index: fp.FingerprintIndex, audio: np.ndarray) -> None:

@@ -32,7 +32,7 @@ from musicid_core.fingerprint import Landmarks, QueryAnalysis
 from musicid_core.library import ImportReport, Library
 from musicid_core.progress import ProgressFn, ShouldStopFn, or_default
 from musicid_core.resources import default_negatives_dir
-from musicid_core.song_index import ANALYSIS_PARAMETERS, Margins, SongIndex
+from musicid_core.song_index import ANALYSIS_PARAMETERS, QUERY_PARAMETERS, Margins, SongIndex
 from musicid_core import speed_search
 from musicid_core.speed_search import Tries
 from musicid_core.storage import atomic_write_bytes
@@ -108,11 +108,13 @@ def recalibrate_if_needed(
     negatives_dir: Optional[Path] = None,
 ) -> Optional[Margins]:
     """Calibrate and store the margins when they were never set, the library's size moved past
-    ``RECALIBRATE_RATIO`` or they were calibrated through other search speeds than
-    ``speed_search.SPEEDS``; returns the new margins, or None when the stored ones still fit."""
+    ``RECALIBRATE_RATIO``, they were calibrated through other search speeds than
+    ``speed_search.SPEEDS`` or on recordings analysed otherwise (``QUERY_PARAMETERS``); returns the
+    new margins, or None when the stored ones still fit."""
     songs = len(library.songs())
     stored = index.margins()
     if (not force and stored is not None and songs > 0 and stored.speeds == speed_search.speeds_for(songs)
+            and stored.query_parameters == QUERY_PARAMETERS
             and 1 / RECALIBRATE_RATIO <= songs / max(stored.songs, 1) <= RECALIBRATE_RATIO):
         return None
     snapshot = index.snapshot()
@@ -124,7 +126,8 @@ def recalibrate_if_needed(
                                         speed_search.speeds_for(len(snapshot.labels)))
     found = calibrate_margin(snapshot.fingerprints, [], [], queries=impostors)
     margins = Margins(found["fingerprint_margin"], found.get("profile_margin", 0.0), len(snapshot.labels),
-                      found.get("verdict_impostors_rejected"), speed_search.calibrated_speeds(impostors))
+                      found.get("verdict_impostors_rejected"), speed_search.calibrated_speeds(impostors),
+                      QUERY_PARAMETERS)
     index.save_margins(margins)
     log.info("verdict margins calibrated for %d songs: %s", margins.songs, found)
     return margins
@@ -161,7 +164,7 @@ def _impostor_key(negatives: Path, library: Library) -> str:
     files = sorted((p.name, p.stat().st_size, int(p.stat().st_mtime)) for p in negatives.iterdir()) if negatives.is_dir() else []
     clips = sorted(c.id for c in library.noise_clips())
     recipe = (fingerprints.CALIBRATION_LENGTHS_S, fingerprints.CALIBRATION_PER_CLIP, ANALYSIS_PARAMETERS.tolist(),
-              speed_search.SPEEDS)
+              speed_search.SPEEDS, QUERY_PARAMETERS)
     return hashlib.sha256(repr((files, clips, recipe)).encode()).hexdigest()[:16]
 
 
