@@ -59,8 +59,9 @@ def profile_variants(magnitude: np.ndarray) -> dict[str, np.ndarray]:
     return out
 
 
-def separability(scores: np.ndarray, truth: np.ndarray) -> tuple[np.ndarray, float]:
-    """Per recording: right song first with a lead >= the unknowns' 95th-percentile margin; that margin."""
+def separability(scores: np.ndarray, truth: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
+    """Per recording: right song strictly first; and first with a lead >= the unknowns'
+    95th-percentile margin; that margin."""
     enrolled = truth >= 0
     rows = np.arange(len(scores))
     right = scores[rows, np.where(enrolled, truth, 0)]
@@ -69,7 +70,7 @@ def separability(scores: np.ndarray, truth: np.ndarray) -> tuple[np.ndarray, flo
     lead = right - others.max(axis=1)
     top_two = np.sort(scores, axis=1)[:, -2:]
     threshold = float(np.percentile((top_two[:, 1] - top_two[:, 0])[~enrolled], 95))
-    return enrolled & (lead > 0) & (lead >= threshold), threshold
+    return enrolled & (lead > 0), enrolled & (lead > 0) & (lead >= threshold), threshold
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -111,9 +112,8 @@ def main(argv: list[str] | None = None) -> int:
     conditions = sorted(set(labels))
     table = {}
     for name, values in scores.items():
-        right, threshold = separability(values, truth)
-        row = {"threshold": threshold, "all": float(right[truth >= 0].mean()),
-               "ranked_first": float(np.mean(np.argmax(values[truth >= 0], axis=1) == truth[truth >= 0]))}
+        first, right, threshold = separability(values, truth)
+        row = {"threshold": threshold, "all": float(right[truth >= 0].mean()), "ranked_first": float(first[truth >= 0].mean())}
         for condition in conditions:
             mask = (np.array(labels) == condition) & (truth >= 0)
             row[condition] = float(right[mask].mean())
