@@ -108,7 +108,7 @@ def recomputed(data: dict) -> dict[str, np.ndarray]:
     n_songs = data["counts"].shape[1]
     labels = [SongLabel(str(i), str(i), "", "") for i in range(n_songs)]
     fm, pm = float(data["fingerprint_margin"]), float(data["profile_margin"])
-    top, old, landmark, profile, belief = [], [], [], [], []
+    top, old, landmark, profile, belief, profile_spread = [], [], [], [], [], []
     for network, counts, similarity in zip(data["network"], data["counts"], data["similarity"]):
         found = FingerprintMatch(counts, np.zeros_like(counts), 0, ProfileMatch(similarity))
         answer = decide(network[np.newaxis, :], labels, 0.5, 1, found, fm, pm)
@@ -119,9 +119,18 @@ def recomputed(data: dict) -> dict[str, np.ndarray]:
         landmark.append(e.landmark_lead)
         profile.append(e.profile_lead)
         belief.append(e.network_belief)
+        profile_spread.append(e.profile_lead_in_spread)
     top = np.array(top)
     return {"top": top, "right": top == data["truth"], "old_match": np.array(old),
-            "landmark": np.array(landmark), "profile": np.array(profile, dtype=np.float64), "belief": np.array(belief)}
+            "landmark": np.array(landmark), "profile": np.array(profile, dtype=np.float64), "belief": np.array(belief),
+            "profile_spread": np.array(profile_spread)}
+
+
+def evidences(r: dict) -> list:  # type: ignore[type-arg]
+    """``musicid_core.verdict.Evidence`` of every recording of ``recomputed``."""
+    from musicid_core import verdict
+
+    return [verdict.Evidence(*row) for row in zip(r["landmark"], r["profile"], r["belief"], r["profile_spread"])]
 
 
 def two_margins(top: int, found, fingerprint_margin: float, profile_margin: float) -> bool:  # type: ignore[no-untyped-def]
@@ -132,7 +141,7 @@ def two_margins(top: int, found, fingerprint_margin: float, profile_margin: floa
 
 
 def impostor_features(data: dict) -> np.ndarray:
-    """(impostors, 2 claimants, landmark and profile leads) of the calibration's impostor
+    """(impostors, 2 claimants, the four ``Evidence`` inputs) of the calibration's impostor
     recordings: these have no network probabilities (only their analyses are kept), so no
     combined ranking and a network belief of 0; each recording's two claimants are the landmarks'
     top song and the profiles' top song, and the stronger claim counts (``report``)."""
@@ -145,17 +154,21 @@ def impostor_features(data: dict) -> np.ndarray:
     for counts, similarity in zip(data["impostor_counts"], data["impostor_similarity"]):
         found = FingerprintMatch(counts, np.zeros_like(counts), 0, ProfileMatch(similarity))
         claims = [verdict.evidence(t, found, fm, pm) for t in (found.best, found.profiles.best)]
-        rows.append([(e.landmark_lead, e.profile_lead, 0.0) for e in claims])
+        rows.append([(e.landmark_lead, e.profile_lead, 0.0, e.profile_lead_in_spread) for e in claims])
     return np.array(rows, dtype=np.float64)
 
 
-def design(landmark: np.ndarray, profile: np.ndarray, belief: np.ndarray) -> np.ndarray:
+def design(landmark: np.ndarray, profile: np.ndarray, belief: np.ndarray, profile_spread: np.ndarray) -> np.ndarray:
     """The model's inputs, capped as ``musicid_core.verdict.probability`` caps them."""
     from musicid_core import verdict
 
-    cap, net = verdict.LEAD_CAP, verdict.NETWORK_CAP
+    cap, net, spread = verdict.LEAD_CAP, verdict.NETWORK_CAP, verdict.SPREAD_CAP
     return np.column_stack([np.ones_like(landmark), np.minimum(landmark, cap), np.minimum(profile, cap),
-                            np.clip(belief, -net, net)])
+                            np.clip(belief, -net, net), np.clip(profile_spread, -spread, spread)])
+
+
+def _design_of(r: dict) -> np.ndarray:  # type: ignore[type-arg]
+    return design(r["landmark"], r["profile"], r["belief"], r["profile_spread"])
 
 
 def fit_logistic(x: np.ndarray, y: np.ndarray, ridge: float = 1e-3, iterations: int = 50) -> np.ndarray:
@@ -178,13 +191,12 @@ def report() -> str:
     sides = {name: load(name) for name in ("tuning", "held-out")}
     rec = {name: recomputed(data) for name, data in sides.items()}
     t, tr = sides["tuning"], rec["tuning"]
-    x = design(tr["landmark"], tr["profile"], tr["belief"])
+    x = _design_of(tr)
     y = tr["right"].astype(np.float64)
     w = fit_logistic(x, y)
-    probabilities = {name: 1 / (1 + np.exp(-design(r["landmark"], r["profile"], r["belief"]) @ w))
-                     for name, r in rec.items()}
+    probabilities = {name: 1 / (1 + np.exp(-_design_of(r) @ w)) for name, r in rec.items()}
     imp = impostor_features(t)
-    imp_p = np.maximum(*(1 / (1 + np.exp(-design(imp[:, k, 0], imp[:, k, 1], imp[:, k, 2]) @ w)) for k in (0, 1)))
+    imp_p = np.maximum(*(1 / (1 + np.exp(-design(*(imp[:, k, j] for j in range(4))) @ w)) for k in (0, 1)))
     # Threshold: the lowest at which >= 95 % of every tuning condition's unknown recordings and of
     # the calibration's impostor recordings are rejected.
     unknown = ~t["enrolled"].astype(bool)
@@ -198,17 +210,18 @@ def report() -> str:
     tau = next(float(c) for c in candidates if rejection_ok(float(c)))
     lines = [f"fitted on tuning: {len(y)} recordings ({int(y.sum())} with the right top song)",
              f"INTERCEPT = {w[0]:.4f}\nLANDMARK_WEIGHT = {w[1]:.4f}\nPROFILE_WEIGHT = {w[2]:.4f}\n"
-             f"NETWORK_WEIGHT = {w[3]:.4f}\nTHRESHOLD = {tau:.4f}",
+             f"NETWORK_WEIGHT = {w[3]:.4f}\nPROFILE_SPREAD_WEIGHT = {w[4]:.4f}\n"
+             f"THRESHOLD = {tau:.4f}",
              f"calibration impostors: {len(imp_p)}, rejected {np.mean(imp_p < tau):.1%}"]
     # The tables are of the product's constants and code (musicid_core.verdict), whatever the fit says.
-    shipped = np.array([verdict.INTERCEPT, verdict.LANDMARK_WEIGHT, verdict.PROFILE_WEIGHT, verdict.NETWORK_WEIGHT])
+    shipped = np.array([verdict.INTERCEPT, verdict.LANDMARK_WEIGHT, verdict.PROFILE_WEIGHT, verdict.NETWORK_WEIGHT,
+                        verdict.PROFILE_SPREAD_WEIGHT])
     if np.max(np.abs(shipped - w)) > 1e-3 or abs(verdict.THRESHOLD - tau) > 1e-3:
         lines.append("WARNING: musicid_core.verdict's constants differ from this fit; the tables below are the shipped ones")
     tau = verdict.THRESHOLD
     probabilities = {}
     for name, r in rec.items():
-        probabilities[name] = np.array([verdict.probability(verdict.Evidence(l, p, b))
-                                        for l, p, b in zip(r["landmark"], r["profile"], r["belief"])])
+        probabilities[name] = np.array([verdict.probability(e) for e in evidences(r)])
     for name, data in sides.items():
         imp = impostor_features(data)
         claims = [[verdict.probability(verdict.Evidence(*claim)) for claim in row] for row in imp]
@@ -354,7 +367,7 @@ def check(side_name: str, count: int = 40) -> tuple[int, int]:
     for i in picked:
         audio = queries["audio"][queries["start"][i] : queries["start"][i] + queries["size"][i]].astype(np.float32)
         result = recognizer.identify(audio)
-        p = verdict.probability(verdict.Evidence(r["landmark"][i], r["profile"][i], r["belief"][i]))
+        p = verdict.probability(evidences({k: v[i : i + 1] for k, v in r.items()})[0])
         same_top = recognizer.labels.index(result.best.song) == r["top"][i]
         agree += bool(same_top and abs(result.confidence - p) < 1e-6 and (result.verdict == "match") == (p >= verdict.THRESHOLD))
     return agree, count

@@ -40,7 +40,7 @@ from typing import Iterable, Optional
 
 import numpy as np
 
-from musicid_core import diskspace, fingerprint, index_pack, tonal_profile
+from musicid_core import diskspace, fingerprint, index_pack, tonal_profile, verdict
 from musicid_core.catalogue import Song
 from musicid_core.errors import MusicIdError
 from musicid_core.fingerprint import PEAKS_PER_SECOND, FingerprintIndex, Landmarks, RecordingMatcher, landmarks
@@ -69,10 +69,11 @@ ANALYSIS_PARAMETERS = np.array([
 """Everything an analysis depends on; an analysis stored with other values is made again."""
 QUERY_PARAMETERS = (
     fingerprint.QUERY_PEAKS_PER_SECOND, fingerprint.QUERY_DT_JITTER, fingerprint.OFFSET_TOLERANCE,
-    tonal_profile.QUERY_STRIDE, round(tonal_profile.QUERY_STEADY_SHARE * 1000),
+    tonal_profile.QUERY_STRIDE, round(tonal_profile.QUERY_STEADY_SHARE * 1000), verdict.VERSION,
 )
-"""What a recording's analysis and matching depend on beyond ``ANALYSIS_PARAMETERS``: margins
-calibrated with other values measured other evidence, and are calibrated again."""
+"""What a recording's analysis and matching depend on beyond ``ANALYSIS_PARAMETERS``, and the
+verdict the margins were scaled for: margins calibrated with other values measured other evidence,
+and are calibrated again."""
 PACKED_ABOVE = 250
 """Libraries of more songs are matched through packs and a shortlist (``index_pack``): at 250
 songs the in-memory index holds about 0.7 GB, and a recording's lookups grow with every song."""

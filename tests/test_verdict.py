@@ -24,10 +24,11 @@ def _found(counts: list[int], similarity: list[float] | None) -> fp.FingerprintM
 
 def test_the_fitted_coefficients_count_every_kind_of_evidence_for_the_song() -> None:
     assert verdict.LANDMARK_WEIGHT > 0 and verdict.PROFILE_WEIGHT > 0 and verdict.NETWORK_WEIGHT >= 0
+    assert verdict.PROFILE_SPREAD_WEIGHT >= 0
     assert 0 < verdict.THRESHOLD < 1
 
 
-@pytest.mark.parametrize("field", ["landmark_lead", "profile_lead", "network_belief"])
+@pytest.mark.parametrize("field", ["landmark_lead", "profile_lead", "network_belief", "profile_lead_in_spread"])
 def test_probability_never_falls_as_one_kind_of_evidence_grows(field: str) -> None:
     values = np.linspace(-3, 6, 37)
     probabilities = [verdict.probability(verdict.Evidence(**{"landmark_lead": 0.3, "profile_lead": 0.3,
@@ -99,3 +100,25 @@ def test_the_calibration_measures_the_operating_point_and_the_margins_keep_it(tm
     # Margins stored before the operating point was measured still load, without it.
     (songs.folder / MARGINS_FILE).write_text(json.dumps({"fingerprint_margin": 9, "profile_margin": 0.2, "songs": 4}))
     assert songs.margins() == Margins(9.0, 0.2, 4, None)
+
+
+def _spread_found(spread: float, songs: int = 30) -> fp.FingerprintMatch:
+    rng = np.random.default_rng(0)
+    similarity = 0.2 + spread * rng.standard_normal(songs)
+    similarity[1] = similarity.max() + 0.1
+    return _found([0] * songs, list(similarity))
+
+
+def test_the_same_profile_lead_counts_for_less_when_the_other_songs_are_spread_wider() -> None:
+    close, wide = verdict.evidence(1, _spread_found(0.01), 12.0, 0.1), verdict.evidence(1, _spread_found(0.04), 12.0, 0.1)
+    assert close.profile_lead == pytest.approx(wide.profile_lead) == pytest.approx(1.0)
+    assert close.profile_lead_in_spread > wide.profile_lead_in_spread > 0
+    assert verdict.probability(close) > verdict.probability(wide)
+    # A song another song beats has a negative spread lead too.
+    assert verdict.evidence(0, _spread_found(0.01), 12.0, 0.1).profile_lead_in_spread < 0
+
+
+def test_a_small_library_has_no_spread_to_measure() -> None:
+    few = verdict.evidence(1, _spread_found(0.01, songs=verdict.MIN_SPREAD_SONGS), 12.0, 0.1)
+    enough = verdict.evidence(1, _spread_found(0.01, songs=verdict.MIN_SPREAD_SONGS + 1), 12.0, 0.1)
+    assert few.profile_lead_in_spread == 0.0 and enough.profile_lead_in_spread > 0
