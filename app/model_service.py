@@ -10,12 +10,18 @@ from __future__ import annotations
 
 from typing import Optional
 
+from musicid_core.library import Library
 from musicid_core.models.current import CurrentRecognizer
 from musicid_core.models.store import BundleMeta, current_bundle_path, read_meta
 from musicid_core.recognizer import Recognizer
+from training.enrolment import recalibrate_if_outdated
 
 
 class ModelService(CurrentRecognizer):
+    def __init__(self, library: Library) -> None:
+        # Margins calibrated for an older verdict are calibrated again when the model is loaded.
+        super().__init__(library, recalibrate_if_outdated)
+
     def recognizer(self) -> Recognizer:
         """The recognizer for the current bundle (worker threads only: may load and run the model,
         and for a bundle without LiteRT's copy import TensorFlow and trace it; never while the

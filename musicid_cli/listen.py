@@ -80,8 +80,9 @@ def cmd_listen(library: Any, args: argparse.Namespace) -> int:
         raise MusicIdError("--seconds must be positive")
     from musicid_core.listening import ContinuousListening, SingleListening
     from musicid_core.models.current import CurrentRecognizer
+    from training.enrolment import recalibrate_if_outdated
 
-    recognizer = CurrentRecognizer(library).current()  # loaded and run once before the input opens
+    recognizer = CurrentRecognizer(library, recalibrate_if_outdated).current()  # loaded and run once before the input opens
     identify = lambda audio: recognizer.identify(audio, top_k=args.top)  # noqa: E731
     source = device.name if device is not None else "system default input"
     session: ListeningSession

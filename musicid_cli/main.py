@@ -10,7 +10,6 @@ import argparse
 import json
 import os
 import sys
-from pathlib import Path
 from typing import Any, Callable, Optional, Sequence
 
 from musicid_core import __version__
@@ -267,8 +266,9 @@ def cmd_identify(library: Library, args: argparse.Namespace) -> int:
     # TensorFlow (quietly) only for an older bundle.
     from musicid_core.audio.decode import load_audio
     from musicid_core.models.current import CurrentRecognizer
+    from training.enrolment import recalibrate_if_outdated
 
-    recognizer = CurrentRecognizer(library).current()
+    recognizer = CurrentRecognizer(library, recalibrate_if_outdated).current()
     failures = 0
     for file in args.files:
         try:

@@ -67,13 +67,15 @@ ANALYSIS_PARAMETERS = np.array([
     tonal_profile.ENVELOPE_BINS, int(QUANTISATION),
 ], dtype=np.int64)
 """Everything an analysis depends on; an analysis stored with other values is made again."""
-QUERY_PARAMETERS = (
+QUERY_ANALYSIS_PARAMETERS = (
     fingerprint.QUERY_PEAKS_PER_SECOND, fingerprint.QUERY_DT_JITTER, fingerprint.OFFSET_TOLERANCE,
-    tonal_profile.QUERY_STRIDE, round(tonal_profile.QUERY_STEADY_SHARE * 1000), verdict.VERSION,
+    tonal_profile.QUERY_STRIDE, round(tonal_profile.QUERY_STEADY_SHARE * 1000),
 )
-"""What a recording's analysis and matching depend on beyond ``ANALYSIS_PARAMETERS``, and the
-verdict the margins were scaled for: margins calibrated with other values measured other evidence,
-and are calibrated again."""
+"""What a recording's analysis and matching depend on beyond ``ANALYSIS_PARAMETERS``."""
+QUERY_PARAMETERS = QUERY_ANALYSIS_PARAMETERS + (verdict.VERSION,)
+"""``QUERY_ANALYSIS_PARAMETERS`` and the verdict the margins were scaled for: margins calibrated
+with other values measured other evidence, and are calibrated again (at enrolment, and when a
+recogniser is loaded: ``training.enrolment.recalibrate_if_outdated``)."""
 PACKED_ABOVE = 250
 """Libraries of more songs are matched through packs and a shortlist (``index_pack``): at 250
 songs the in-memory index holds about 0.7 GB, and a recording's lookups grow with every song."""

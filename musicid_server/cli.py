@@ -15,13 +15,14 @@ from musicid_server.context import ServerContext
 from musicid_core.models.current import CurrentRecognizer
 from musicid_server.server import pairing_url, prepare, uvicorn_server
 from musicid_server.training_jobs import BackgroundTraining
+from training.enrolment import recalibrate_if_outdated
 
 
 def serve(library: Library, config: ServerConfig, rotate_token: bool = False) -> int:
     pairing, certificate = prepare(library)
     if rotate_token:
         pairing.rotate()
-    context = ServerContext(library=library, pairing=pairing, recognizer=CurrentRecognizer(library),
+    context = ServerContext(library=library, pairing=pairing, recognizer=CurrentRecognizer(library, recalibrate_if_outdated),
                             training=BackgroundTraining(library), config=config,
                             fingerprint=certificate.fingerprint)
     server = uvicorn_server(context, certificate)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import shutil
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -11,8 +13,8 @@ import pytest
 import synth
 from musicid_core.library import Library
 from musicid_core.models.current import CurrentRecognizer
-from musicid_core.song_index import SongIndex
-from training.enrolment import enrol, recalibrate_if_needed, unenrol
+from musicid_core.song_index import MARGINS_FILE, QUERY_ANALYSIS_PARAMETERS, QUERY_PARAMETERS, SongIndex
+from training.enrolment import enrol, recalibrate_if_needed, recalibrate_if_outdated, unenrol
 
 
 @pytest.fixture(scope="module")
@@ -92,3 +94,22 @@ def test_margins_are_calibrated_again_only_when_the_library_size_moves(tmp_path:
     assert recalibrate_if_needed(library, index) is None
     grown = enrol(library, _files(tmp_path, range(5, 7)), negatives_dir=negatives)
     assert grown.margins is not None and grown.margins.songs == 7 and index.margins() == grown.margins
+
+
+def test_margins_made_for_another_verdict_are_calibrated_again_when_a_recogniser_loads(tmp_path: Path, negatives: Path) -> None:
+    library = Library(tmp_path / "data")
+    enrol(library, _files(tmp_path, range(3)), negatives_dir=negatives)
+    index = SongIndex(library)
+    assert recalibrate_if_outdated(library, index, negatives_dir=negatives) is None  # current: nothing to do
+    # As an upgrade leaves them: calibrated with the same analysis for an older verdict.
+    stored = json.loads((index.folder / MARGINS_FILE).read_text())
+    stored["query_parameters"] = list(QUERY_ANALYSIS_PARAMETERS) + [QUERY_PARAMETERS[-1] - 1]
+    stored["fingerprint_margin"] = 999.0
+    (index.folder / MARGINS_FILE).write_text(json.dumps(stored))
+    recognizer = CurrentRecognizer(library, partial(recalibrate_if_outdated, negatives_dir=negatives)).current()
+    margins = index.margins()
+    assert margins is not None and margins.query_parameters == QUERY_PARAMETERS and margins.fingerprint_margin < 999
+    assert recognizer.fingerprint_threshold == margins.fingerprint_margin
+    # Margins never calibrated are left to enrolment (a load does not start a calibration).
+    (index.folder / MARGINS_FILE).unlink()
+    assert recalibrate_if_outdated(library, index, negatives_dir=negatives) is None and index.margins() is None

@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import threading
 from pathlib import Path
-from typing import Optional
+from typing import Callable, Optional
 
 from musicid_core.errors import ModelError, MusicIdError
 from musicid_core.library import Library
@@ -27,8 +27,12 @@ log = logging.getLogger(__name__)
 class CurrentRecognizer:
     """Thread-safe; ``current()`` (or calling the object) from worker threads only."""
 
-    def __init__(self, library: Library) -> None:
+    def __init__(self, library: Library, recalibrate: Optional[Callable[[Library, SongIndex], object]] = None) -> None:
+        """``recalibrate``: run on the song index before each snapshot is taken, to calibrate
+        margins made for another verdict (``training.enrolment.recalibrate_if_outdated``; the
+        app, the CLI and the server pass it, core cannot import training)."""
         self.library = library
+        self._recalibrate = recalibrate
         self._lock = threading.Lock()
         self._bundle: Optional[Path] = None
         self._songs_version: Optional[str] = None
@@ -76,6 +80,8 @@ class CurrentRecognizer:
             report = index.update()
             if report.analysed or report.failed:
                 log.info("song index: %d songs analysed, %d failed", len(report.analysed), len(report.failed))
+            if self._recalibrate is not None:
+                self._recalibrate(self.library, index)
         except (MusicIdError, OSError) as exc:
             log.warning("the song index could not be brought up to date (%s); using what it has", exc)
         songs = index.snapshot()
