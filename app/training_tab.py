@@ -219,7 +219,8 @@ class TrainingTab(QWidget):
             label.setText(f"{value:.1%}" if isinstance(value, (int, float)) and math.isfinite(value) else "—")
         profiles = (
             f", by how much better its tonal profile matches the recording than any other's (in steps of "
-            f"{meta.profile_margin:.2f})" if meta.profile_margin > 0 else ""
+            f"{meta.profile_margin:.2f}, and against how widely the other songs' profiles match it)"
+            if meta.profile_margin > 0 else ""
         )
         self.landmark_label.setText(
             f"Landmarks of every song are indexed: an answer is a match when the top song is right with probability "
