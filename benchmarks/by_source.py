@@ -147,11 +147,30 @@ def trained_library(side: Side, enrolled: list[SongFile]):  # type: ignore[no-un
         }, indent=1))
         print(f"[{side.name}] trained in {result.seconds:.0f} s", flush=True)
         bundle = load_current(library.models_dir)
+    bundle = with_current_index(library, bundle)  # the cached model, measured with today's analysis
     bundle = searched_margins(side, library, bundle)
     sha_to_song = {digests[s.song_id]: s.song_id for s in enrolled}
     id_to_song = {song.id: sha_to_song[song.sha256] for song in library.songs() if song.sha256 in sha_to_song}
     training = json.loads(record.read_text()) if record.is_file() else {}
     return bundle, id_to_song, training
+
+
+def with_current_index(library, bundle):  # type: ignore[no-untyped-def]
+    """The bundle with its songs' index made again (in memory, from the library's stored songs)
+    when it was made by another version's analysis (``fingerprint.ANALYSIS_PARAMETERS``): the
+    cached model then keeps being measured with the index the product would use with it."""
+    import dataclasses
+
+    from musicid_core.fingerprint import FingerprintIndex
+
+    if bundle.fingerprints is not None:
+        return bundle
+    started = time.monotonic()
+    by_id = {song.id: song for song in library.songs()}
+    fingerprints = FingerprintIndex.build(library.song_audio(by_id[label.id]) for label in bundle.labels)
+    print(f"[{bundle.path.parent.parent.name}] the bundle's index was made by another analysis: made again in "
+          f"{time.monotonic() - started:.0f} s", flush=True)
+    return dataclasses.replace(bundle, fingerprints=fingerprints)
 
 
 def searched_margins(side: Side, library, bundle):  # type: ignore[no-untyped-def]
@@ -170,10 +189,10 @@ def searched_margins(side: Side, library, bundle):  # type: ignore[no-untyped-de
     from training.noise_bank import load_negative_bank, load_noise_bank
     from training.train import TrainOptions
 
-    from musicid_core.song_index import QUERY_PARAMETERS
+    from musicid_core.song_index import ANALYSIS_PARAMETERS, QUERY_PARAMETERS
 
     grid = "-".join(f"{s:g}" for s in speed_search.SPEEDS) or "none"
-    analysis = "-".join(map(str, QUERY_PARAMETERS))
+    analysis = "-".join(map(str, QUERY_PARAMETERS)) + "-songs-" + "-".join(map(str, ANALYSIS_PARAMETERS.tolist()))
     cache = side_root(side) / f"margins-v3-{bundle.path.name}-speeds-{grid}-query-{analysis}.json"
     if cache.is_file():
         found = json.loads(cache.read_text())

@@ -75,6 +75,13 @@ def _key(text: str) -> str:
     return hashlib.sha1(text.encode()).hexdigest()[:16]
 
 
+def analysis_key() -> str:
+    """Names what the cached analyses were made with: another analysis is another cache."""
+    from musicid_core.song_index import ANALYSIS_PARAMETERS, QUERY_ANALYSIS_PARAMETERS
+
+    return _key(f"{ANALYSIS_PARAMETERS.tolist()} {QUERY_ANALYSIS_PARAMETERS}")
+
+
 def song_audio(song: SongFile) -> np.ndarray:
     from musicid_core.audio.decode import load_audio
 
@@ -83,7 +90,7 @@ def song_audio(song: SongFile) -> np.ndarray:
 
 def real_analysis(song: SongFile) -> SongAnalysis:
     """The product's analysis of a real song (cached)."""
-    path = _cache_dir("analyses") / f"{_key(song.song_id)}.npz"
+    path = _cache_dir(f"analyses-{analysis_key()}") / f"{_key(song.song_id)}.npz"
     if path.is_file():
         with np.load(path) as data:
             return SongAnalysis(Landmarks(data["hashes"], data["times"]), data["profiles"])
@@ -234,7 +241,7 @@ def impostor_analyses() -> list:
     from musicid_core.speed_search import SPEEDS
 
     # Analysed at every search speed (``training.fingerprints.impostor_queries``): the file is per grid.
-    path = _cache_dir() / f"impostors-speeds-{'-'.join(f'{x:g}' for x in SPEEDS) or 'none'}.npz"
+    path = _cache_dir() / f"impostors-speeds-{'-'.join(f'{x:g}' for x in SPEEDS) or 'none'}-{analysis_key()}.npz"
     cached = _read_queries(path)
     if cached is not None:
         return cached

@@ -29,6 +29,7 @@ from typing import Callable, Iterable, Optional, Protocol, Sequence
 
 import numpy as np
 
+from musicid_core import tonal_profile
 from musicid_core.errors import ModelError
 from musicid_core.tonal_profile import ProfileIndex, ProfileMatch, tonal_profiles
 
@@ -65,6 +66,17 @@ OFFSET_TOLERANCE = 2
 MATCH_SECONDS = 20.0
 """Longest stretch of a recording matched (its middle); see ``central_segment``."""
 INDEX_FILE = "fingerprints.npz"
+ANALYSIS_PARAMETERS = np.array([
+    SAMPLE_RATE, N_FFT, HOP, MIN_BIN, MAX_BIN, PEAK_FREQ_SPAN, PEAK_TIME_SPAN, PEAKS_PER_SECOND, FAN_OUT, MAX_DT, MAX_DF,
+    tonal_profile.BLOCK_FRAMES, tonal_profile.BLOCK_HOP, tonal_profile.ENVELOPE_BINS, int(tonal_profile.QUANTISATION),
+], dtype=np.int64)
+"""Everything a song's analysis (landmarks and tonal profiles) depends on. Stored with every
+analysis (``song_index``) and every bundle's index (``FingerprintIndex.save``): one made with other
+values is made again, never matched against recordings analysed with these."""
+
+
+class StaleIndexError(ModelError):
+    """A stored index made with other ``ANALYSIS_PARAMETERS`` (or before they were stored)."""
 
 
 @dataclass(frozen=True)
@@ -447,13 +459,18 @@ class FingerprintIndex:
         songs = self.songs.astype(np.uint16) if self.n_songs <= np.iinfo(np.uint16).max else self.songs
         extra = self.profiles.arrays() if self.profiles is not None else {}
         with open(path, "wb") as f:
-            np.savez_compressed(f, hashes=self.hashes, songs=songs, times=self.times, n_songs=np.array([self.n_songs]), **extra)
+            np.savez_compressed(f, hashes=self.hashes, songs=songs, times=self.times, n_songs=np.array([self.n_songs]),
+                                parameters=ANALYSIS_PARAMETERS, **extra)
 
     @classmethod
     def load(cls, path: Path, n_songs: int) -> "FingerprintIndex":
-        """Load an index without pickles; refuse one that does not fit the bundle's labels."""
+        """Load an index without pickles; refuse one that does not fit the bundle's labels, and one
+        made with other analysis parameters (``StaleIndexError``: its songs must be analysed again)."""
         try:
             with np.load(path, allow_pickle=False) as data:
+                parameters = data["parameters"] if "parameters" in data.files else None
+                if parameters is None or not np.array_equal(parameters, ANALYSIS_PARAMETERS):
+                    raise StaleIndexError(f"{path.name} was made by another version's song analysis")
                 hashes, songs, times = data["hashes"], data["songs"], data["times"]
                 stored = int(data["n_songs"][0])
                 profile_arrays = (data["profiles"], data["profile_song_starts"]) if "profiles" in data.files else None

@@ -60,12 +60,7 @@ MARGINS_FILE = "margins.json"
 BASIS_FILE = "shortlist_basis.npz"
 FIT_SONGS = 1000
 """Songs (a seeded sample of the library) the shortlist basis is fitted on."""
-ANALYSIS_PARAMETERS = np.array([
-    fingerprint.SAMPLE_RATE, fingerprint.N_FFT, fingerprint.HOP, fingerprint.MIN_BIN, fingerprint.MAX_BIN,
-    fingerprint.PEAK_FREQ_SPAN, fingerprint.PEAK_TIME_SPAN, PEAKS_PER_SECOND, fingerprint.FAN_OUT,
-    fingerprint.MAX_DT, fingerprint.MAX_DF, tonal_profile.BLOCK_FRAMES, tonal_profile.BLOCK_HOP,
-    tonal_profile.ENVELOPE_BINS, int(QUANTISATION),
-], dtype=np.int64)
+ANALYSIS_PARAMETERS = fingerprint.ANALYSIS_PARAMETERS
 """Everything an analysis depends on; an analysis stored with other values is made again."""
 QUERY_ANALYSIS_PARAMETERS = (
     fingerprint.QUERY_PEAKS_PER_SECOND, fingerprint.QUERY_DT_JITTER, fingerprint.OFFSET_TOLERANCE,

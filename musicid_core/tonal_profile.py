@@ -5,14 +5,14 @@ room together. Under loud chatter at 0 dB, most failing benchmark queries were s
 (pads, held chords): its partials are horizontal lines whose local maxima fall wherever the noise
 puts them, so no peak pair survives and the aligned landmark count sat at chance level. The lines
 themselves are still there. A tonal profile keeps exactly them: the power spectrum averaged over
-half a second, with its smooth envelope (a 9-bin local mean of the log power) removed, so what
-remains is which partials stand out, not how loud or how coloured the room is. Each half-second
-block is a unit vector; a recording is compared with every song at every block offset by the
-mean cosine of its aligned blocks (one matrix product over the whole library).
+a quarter second (``BLOCK_FRAMES``), with its smooth envelope (a local mean of the log power over
+``ENVELOPE_BINS``) removed, so what remains is which partials stand out, not how loud or how
+coloured the room is. Each block is a unit vector; a recording is compared with every song at
+every block offset by the mean cosine of its aligned blocks (one matrix product over the whole
+library).
 
-On the 57-song benchmark (10-s queries, 0 dB, reverb, phone band, codec) the profile alone put
-the right song first in 98 % of queries (landmarks alone: 93 %); foreign recordings led the
-runner-up by under 0.06, about 90 % of the right songs by 0.1 or more.
+On the older 57-song benchmark (10-s queries, 0 dB, reverb, phone band, codec) the profile alone,
+with half-second blocks, put the right song first in 98 % of queries (landmarks alone: 93 %).
 """
 
 from __future__ import annotations
@@ -25,13 +25,19 @@ from scipy import ndimage
 
 from musicid_core.errors import ModelError
 
-BLOCK_FRAMES = 44
-"""Half a second of STFT frames (1024/256 at 22050 Hz, the landmarks' frames) per profile."""
+BLOCK_FRAMES = 20
+"""STFT frames (1024/256 at 22050 Hz, the landmarks' frames) averaged into one profile: about a
+quarter second, a note. Half a second (44 frames, before the eleventh session) averages a
+melody's successive notes together, which more songs resemble; 12 frames separated worse again
+(too little of each note left above the noise). Chosen with ``ENVELOPE_BINS`` and ``QUERY_STRIDE``
+on the tuning side of ``benchmarks.by_source``, network-free (``benchmarks.profile_shapes``;
+``benchmarks/RESULTS.md``, "Eleventh session")."""
 BLOCK_HOP = 22
 """Songs' profiles every quarter second: a recording's blocks fall at most 1/8 s off a song's."""
-QUERY_STRIDE = 2
-"""A recording's profiles are taken every ``QUERY_STRIDE`` song hops (half a second: its blocks
-just tile it), which halves the matching work; offsets are still tried every quarter second."""
+QUERY_STRIDE = 1
+"""A recording's profiles are taken every ``QUERY_STRIDE`` song hops: every quarter second, so
+its blocks cover nearly all of it. With half-second blocks every other hop (2) tiled a recording
+at half the matching work; blocks of ``BLOCK_FRAMES`` every other hop would leave half of it unheard."""
 QUERY_STEADY_SHARE = 0.4
 """Share of a recording's mean profile taken out of each of its profiles (``without_steady_part``).
 Chosen on the tuning side of ``benchmarks.by_source`` (0.3-0.5 within a point; 1.0 worse than none)."""
@@ -39,8 +45,10 @@ GAP_BLOCKS = 128
 """Zero profiles between songs in memory, so a recording laid over a song's end meets silence
 instead of the next song: recordings are compared on at most their middle 128 song hops (32 s;
 the recogniser passes at most 20 s)."""
-ENVELOPE_BINS = 9
-"""Width (bins, 21.5 Hz each) of the local mean removed: wider than a partial, narrower than a formant."""
+ENVELOPE_BINS = 17
+"""Width (bins, 21.5 Hz each, so 365 Hz) of the local mean removed: wider than a partial and than
+the spacing of a low note's partials, narrower than a formant. Measured with the blocks above:
+9 bins (before the eleventh session) separated worse, 13-25 alike, 31 worse."""
 QUANTISATION = 256.0
 """Profiles are stored as int8 of value x 256 (components of a unit vector over 249 bins rarely
 exceed 0.3; the step of 0.004 changes no score by more than rounding)."""

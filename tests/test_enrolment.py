@@ -13,7 +13,7 @@ import pytest
 import synth
 from musicid_core.library import Library
 from musicid_core.models.current import CurrentRecognizer
-from musicid_core.song_index import MARGINS_FILE, QUERY_ANALYSIS_PARAMETERS, QUERY_PARAMETERS, SongIndex
+from musicid_core.song_index import ANALYSIS_PARAMETERS, MARGINS_FILE, QUERY_ANALYSIS_PARAMETERS, QUERY_PARAMETERS, SongIndex
 from training.enrolment import enrol, recalibrate_if_needed, recalibrate_if_outdated, unenrol
 
 
@@ -59,6 +59,41 @@ def test_a_song_added_after_training_is_identified_beside_the_trained_ones(train
     assert len(after.labels) == synth.N_SONGS + 1 and after.untrained_songs == 1
     assert _answer(after, new) == ("match", f"song{new}")
     assert _answer(after, 1) == ("match", "song1")
+
+
+def test_a_library_analysed_by_an_earlier_version_is_analysed_again_not_matched_stale(trained_library, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """An upgrade that changes the songs' analysis (``fingerprint.ANALYSIS_PARAMETERS``): neither
+    the bundle's index nor the stored analyses may be matched against recordings analysed anew."""
+    from musicid_core.fingerprint import INDEX_FILE, StaleIndexError
+    from musicid_core.models import store
+    from musicid_core.storage import file_sha256, write_checked_json
+
+    library, _ = trained_library
+    copy = Library(shutil.copytree(library.root, tmp_path / "copy"))
+    bundle = store.current_bundle_path(copy.models_dir)
+    assert bundle is not None
+    with np.load(bundle / INDEX_FILE) as data:  # the bundle's index as an earlier version stored it
+        np.savez(bundle / INDEX_FILE, **{k: data[k] for k in data.files if k != "parameters"})
+    meta = store.read_meta(bundle)
+    meta.fingerprints_sha256 = file_sha256(bundle / INDEX_FILE)
+    write_checked_json(bundle / "meta.json", store.META_SCHEMA, meta.to_dict())
+    index = SongIndex(copy)
+    index.update()
+    for song in copy.songs():  # and every song's stored analysis
+        path = index.path(song.id)
+        with np.load(path) as data:
+            arrays = {k: data[k] for k in data.files}
+        arrays["parameters"] = arrays["parameters"] + 1
+        with open(path, "wb") as f:
+            np.savez(f, **arrays)
+    with pytest.raises(StaleIndexError):
+        store.FingerprintIndex.load(bundle / INDEX_FILE, synth.N_SONGS)
+    assert store.load_current(copy.models_dir).fingerprints is None  # the network still loads
+    recognizer = CurrentRecognizer(copy).current()
+    assert recognizer.songs is not None and len(recognizer.labels) == synth.N_SONGS
+    with np.load(index.path(copy.songs()[0].id)) as data:
+        assert np.array_equal(data["parameters"], ANALYSIS_PARAMETERS)  # analysed again
+    assert _answer(recognizer, 1) == ("match", "song1")
 
 
 def test_unenrol_removes_the_song_from_the_library_and_the_index(tmp_path: Path, negatives: Path) -> None:

@@ -75,12 +75,26 @@ def test_index_round_trips_and_refuses_damage(index: fp.FingerprintIndex, tmp_pa
     path.write_bytes(path.read_bytes()[:200])
     with pytest.raises(ModelError, match="cannot be read"):
         fp.FingerprintIndex.load(path, synth.N_SONGS)
-    np.savez(path, hashes=np.array([{"evil": 1}], dtype=object), songs=np.zeros(1), times=np.zeros(1), n_songs=[1])
+    np.savez(path, hashes=np.array([{"evil": 1}], dtype=object), songs=np.zeros(1), times=np.zeros(1), n_songs=[1],
+             parameters=fp.ANALYSIS_PARAMETERS)
     with pytest.raises(ModelError):
         fp.FingerprintIndex.load(path, 1)
-    np.savez(path, hashes=np.zeros(2, np.uint32), songs=np.array([0, 7]), times=np.zeros(2, np.int32), n_songs=[2])
+    np.savez(path, hashes=np.zeros(2, np.uint32), songs=np.array([0, 7]), times=np.zeros(2, np.int32), n_songs=[2],
+             parameters=fp.ANALYSIS_PARAMETERS)
     with pytest.raises(ModelError, match="songs the model does not have"):
         fp.FingerprintIndex.load(path, 2)
+
+
+@pytest.mark.parametrize("parameters", [None, fp.ANALYSIS_PARAMETERS + 1, fp.ANALYSIS_PARAMETERS[:-1]],
+                         ids=["before-they-were-stored", "other-values", "fewer"])
+def test_an_index_made_by_another_analysis_is_refused_as_stale(
+    index: fp.FingerprintIndex, tmp_path: Path, parameters: np.ndarray | None,
+) -> None:
+    path = tmp_path / fp.INDEX_FILE
+    extra = {} if parameters is None else {"parameters": parameters}
+    np.savez(path, hashes=index.hashes, songs=index.songs, times=index.times, n_songs=[index.n_songs], **extra)
+    with pytest.raises(fp.StaleIndexError, match="another version's song analysis"):
+        fp.FingerprintIndex.load(path, index.n_songs)
 
 
 def test_calibrated_margin_sits_above_foreign_music(index: fp.FingerprintIndex) -> None:

@@ -136,8 +136,10 @@ def test_foreign_audio_leads_no_song_by_a_profile_margin(index: fp.FingerprintIn
 
 
 def test_a_recording_shorter_than_one_block_has_no_similarity(index: fp.FingerprintIndex) -> None:
-    match = index.match(pad(0)[: int(0.3 * synth.SR)])
+    one_block = fp.N_FFT + (tp.BLOCK_FRAMES - 1) * fp.HOP  # samples
+    match = index.match(pad(0)[: one_block - 1])
     assert not match.profiles.similarity.any() and match.profiles.margin == 0.0
+    assert index.match(pad(0)[:one_block]).profiles.best == 0
 
 
 def test_a_song_shorter_than_the_recording_is_scored_on_their_overlap() -> None:
@@ -149,7 +151,7 @@ def test_a_song_shorter_than_the_recording_is_scored_on_their_overlap() -> None:
 
 
 def test_a_song_too_short_for_one_block_is_never_the_answer() -> None:
-    tiny = tp.tonal_profiles(pad(3)[: int(0.3 * synth.SR)])
+    tiny = tp.tonal_profiles(pad(3)[: fp.N_FFT + (tp.BLOCK_FRAMES - 1) * fp.HOP - 1])
     assert tiny.shape == (0, fp.MAX_BIN - fp.MIN_BIN)
     index = tp.ProfileIndex.from_songs([tp.tonal_profiles(pad(0)), tiny, tp.tonal_profiles(pad(1))])
     match = index.match(pad(1)[: 8 * synth.SR])
@@ -168,7 +170,8 @@ def test_profiles_round_trip_through_the_index_file(index: fp.FingerprintIndex, 
 
 def test_an_index_stored_without_profiles_still_matches_landmarks(index: fp.FingerprintIndex, tmp_path: Path) -> None:
     path = tmp_path / fp.INDEX_FILE
-    np.savez(path, hashes=index.hashes, songs=index.songs, times=index.times, n_songs=[index.n_songs])
+    np.savez(path, hashes=index.hashes, songs=index.songs, times=index.times, n_songs=[index.n_songs],
+             parameters=fp.ANALYSIS_PARAMETERS)
     loaded = fp.FingerprintIndex.load(path, index.n_songs)
     match = loaded.match(synth.song(1, seconds=20.0)[: 8 * synth.SR])
     assert loaded.profiles is None and match.profiles is None and match.best == N_PADS + 1
@@ -187,7 +190,7 @@ def test_an_index_stored_without_profiles_still_matches_landmarks(index: fp.Fing
 def test_damaged_profiles_are_refused(tmp_path: Path, profiles: np.ndarray, starts: list[int], message: str) -> None:
     path = tmp_path / fp.INDEX_FILE
     np.savez(path, hashes=np.zeros(1, np.uint32), songs=np.zeros(1, np.int32), times=np.zeros(1, np.int32),
-             n_songs=[2], profiles=profiles, profile_song_starts=np.array(starts))
+             n_songs=[2], profiles=profiles, profile_song_starts=np.array(starts), parameters=fp.ANALYSIS_PARAMETERS)
     with pytest.raises(ModelError, match=message):
         fp.FingerprintIndex.load(path, 2)
 

@@ -32,7 +32,7 @@ from typing import Any, Optional
 from musicid_core import diskspace
 from musicid_core.config import DEFAULT_FEATURES, FeatureSettings
 from musicid_core.errors import LibraryError, ModelError
-from musicid_core.fingerprint import INDEX_FILE, FingerprintIndex
+from musicid_core.fingerprint import INDEX_FILE, FingerprintIndex, StaleIndexError
 from musicid_core.models.runtime import LITE_FILE, LitePredictor, convert_to_lite, lite_available
 from musicid_core.storage import atomic_write_bytes, file_sha256, read_checked_json, write_checked_json
 
@@ -240,6 +240,10 @@ def load_bundle(bundle: Path, settings: FeatureSettings = DEFAULT_FEATURES, kera
     if meta.fingerprints_sha256:
         try:
             fingerprints = FingerprintIndex.load(bundle / INDEX_FILE, len(labels))
+        except StaleIndexError as exc:
+            # Made by an earlier version's analysis: recordings analysed now would not match it.
+            # The library's song index (analysed again from the songs) takes its place.
+            log.info("model bundle %s: %s; its songs' index is not used", bundle.name, exc)
         except ModelError as exc:
             raise ModelError(f"model bundle {bundle.name}: {exc}") from None
     return ModelBundle(bundle, model, labels, meta, fingerprints, lite)
