@@ -266,7 +266,9 @@ class MainWindow(QMainWindow):
         service = self.service
 
         def job(state: TaskState) -> str:
-            recognizer = service.recognizer()
+            # Songs without a current analysis are analysed first (every song, once, after an
+            # upgrade that changes the analysis): the status bar says which.
+            recognizer = service.recognizer(progress=lambda fraction, message: state.progress(message))
             songs = f"{len(recognizer.labels)} songs"
             if recognizer.bundle is None:
                 return f"{songs}, identified by their recordings (no model trained yet)"
@@ -281,7 +283,10 @@ class MainWindow(QMainWindow):
             listen.set_model_state(ModelState.FAILED, user_message(exc))
             self.statusBar().showMessage(f"The model cannot be used: {user_message(exc)}")
 
-        run_task(self.recognition_pool, job, on_result=ready, on_error=failed)
+        def analysing(message: str) -> None:
+            self.statusBar().showMessage(f"Loading the model… {message}")
+
+        run_task(self.recognition_pool, job, on_result=ready, on_error=failed, on_progress=analysing)
 
     def _load_deferred_model(self, listening: bool) -> None:
         if not listening and self._model_load_deferred:

@@ -13,6 +13,7 @@ from typing import Optional
 from musicid_core.library import Library
 from musicid_core.models.current import CurrentRecognizer
 from musicid_core.models.store import BundleMeta, current_bundle_path, read_meta
+from musicid_core.progress import ProgressFn
 from musicid_core.recognizer import Recognizer
 from training.enrolment import recalibrate_if_outdated
 
@@ -22,11 +23,11 @@ class ModelService(CurrentRecognizer):
         # Margins calibrated for an older verdict are calibrated again when the model is loaded.
         super().__init__(library, recalibrate_if_outdated)
 
-    def recognizer(self) -> Recognizer:
+    def recognizer(self, progress: Optional[ProgressFn] = None) -> Recognizer:
         """The recognizer for the current bundle (worker threads only: may load and run the model,
         and for a bundle without LiteRT's copy import TensorFlow and trace it; never while the
-        microphone is open)."""
-        return self.current()
+        microphone is open). ``progress``: songs being analysed first (``CurrentRecognizer.current``)."""
+        return self.current(progress)
 
     def current_meta(self) -> Optional[BundleMeta]:
         """The current bundle's metadata (cheap: no TensorFlow), or None when there is none."""

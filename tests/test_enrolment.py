@@ -89,8 +89,10 @@ def test_a_library_analysed_by_an_earlier_version_is_analysed_again_not_matched_
     with pytest.raises(StaleIndexError):
         store.FingerprintIndex.load(bundle / INDEX_FILE, synth.N_SONGS)
     assert store.load_current(copy.models_dir).fingerprints is None  # the network still loads
-    recognizer = CurrentRecognizer(copy).current()
+    heard: list[str] = []
+    recognizer = CurrentRecognizer(copy).current(progress=lambda fraction, message: heard.append(message))
     assert recognizer.songs is not None and len(recognizer.labels) == synth.N_SONGS
+    assert heard[-1] == f"Indexed {synth.N_SONGS} of {synth.N_SONGS} songs"  # what the app's status bar shows
     with np.load(index.path(copy.songs()[0].id)) as data:
         assert np.array_equal(data["parameters"], ANALYSIS_PARAMETERS)  # analysed again
     assert _answer(recognizer, 1) == ("match", "song1")

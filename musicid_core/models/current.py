@@ -18,6 +18,7 @@ from typing import Callable, Optional
 from musicid_core.errors import ModelError, MusicIdError
 from musicid_core.library import Library
 from musicid_core.models.store import ModelBundle, current_bundle_path, load_current
+from musicid_core.progress import ProgressFn
 from musicid_core.recognizer import NO_SONGS_YET, Recognizer
 from musicid_core.song_index import IndexedSongs, SongIndex
 
@@ -38,9 +39,10 @@ class CurrentRecognizer:
         self._songs_version: Optional[str] = None
         self._recognizer: Optional[Recognizer] = None
 
-    def current(self) -> Recognizer:
+    def current(self, progress: Optional[ProgressFn] = None) -> Recognizer:
         """The recognizer for the current bundle and songs, loading (and running once) a new
-        bundle if needed, and analysing songs that have no index entry yet."""
+        bundle if needed, and analysing songs that have no index entry yet (``progress`` hears of
+        each: after an upgrade that changes the songs' analysis that is every song)."""
         with self._lock:
             path = current_bundle_path(self.library.models_dir)
             version = self.library.fingerprint()
@@ -48,7 +50,7 @@ class CurrentRecognizer:
                 return self._recognizer
             recognizer = self._recognizer if self._recognizer is not None and path == self._bundle else None
             bundle = recognizer.bundle if recognizer is not None else self._load_bundle(path)
-            songs = self._indexed_songs(bundle)
+            songs = self._indexed_songs(bundle, progress)
             if recognizer is None:
                 if bundle is not None:
                     log.info("loading model bundle %s", path)
@@ -69,7 +71,7 @@ class CurrentRecognizer:
             return None
         return load_current(self.library.models_dir)  # its errors say whether a previous bundle can take over
 
-    def _indexed_songs(self, bundle: Optional[ModelBundle]) -> Optional[IndexedSongs]:
+    def _indexed_songs(self, bundle: Optional[ModelBundle], progress: Optional[ProgressFn] = None) -> Optional[IndexedSongs]:
         """The index snapshot, brought up to date first: analyses taken from the bundle where it has
         them (a data folder of an earlier version), then any song still without one. A data folder
         that cannot be written (read-only, full) is recognised with the analyses it has."""
@@ -77,7 +79,7 @@ class CurrentRecognizer:
         try:
             if bundle is not None and bundle.fingerprints is not None:
                 index.seed_from(bundle.labels, bundle.fingerprints)
-            report = index.update()
+            report = index.update(progress)
             if report.analysed or report.failed:
                 log.info("song index: %d songs analysed, %d failed", len(report.analysed), len(report.failed))
             if self._recalibrate is not None:
