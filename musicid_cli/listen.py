@@ -79,10 +79,12 @@ def cmd_listen(library: Any, args: argparse.Namespace) -> int:
     if args.seconds is not None and args.seconds <= 0:
         raise MusicIdError("--seconds must be positive")
     from musicid_core.listening import ContinuousListening, SingleListening
+    from musicid_cli.progressbar import occasional_lines
     from musicid_core.models.current import CurrentRecognizer
     from training.enrolment import recalibrate_if_outdated
 
-    recognizer = CurrentRecognizer(library, recalibrate_if_outdated).current()  # loaded and run once before the input opens
+    # Loaded and run once before the input opens (songs analysed first after an upgrade).
+    recognizer = CurrentRecognizer(library, recalibrate_if_outdated).current(progress=occasional_lines("Preparing the songs"))
     identify = lambda audio: recognizer.identify(audio, top_k=args.top)  # noqa: E731
     source = device.name if device is not None else "system default input"
     session: ListeningSession

@@ -18,7 +18,7 @@ from musicid_core.errors import MusicIdError
 from musicid_core.library import DEFAULT_PACK, ImportReport, Library
 from musicid_core.paths import data_dir
 from musicid_core.tfquiet import load_tensorflow
-from musicid_cli.progressbar import ProgressBar
+from musicid_cli.progressbar import ProgressBar, occasional_lines
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -268,7 +268,7 @@ def cmd_identify(library: Library, args: argparse.Namespace) -> int:
     from musicid_core.models.current import CurrentRecognizer
     from training.enrolment import recalibrate_if_outdated
 
-    recognizer = CurrentRecognizer(library, recalibrate_if_outdated).current()
+    recognizer = CurrentRecognizer(library, recalibrate_if_outdated).current(progress=occasional_lines("Preparing the songs"))
     failures = 0
     for file in args.files:
         try:

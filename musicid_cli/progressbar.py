@@ -6,7 +6,7 @@ import math
 import sys
 import time
 from types import TracebackType
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 
 class ProgressBar:
@@ -52,3 +52,11 @@ class ProgressBar:
         from training.stages import overall_fraction
 
         self.update(overall_fraction(report.stage, report.fraction), ", ".join(parts))
+
+
+def occasional_lines(label: str) -> Callable[[float, str], None]:
+    """Progress as a plain stderr line every few seconds, never a bar: for work that usually has
+    nothing to report (loading the recogniser analyses songs only after an upgrade or an import
+    made elsewhere), where an empty bar on every run would be noise."""
+    lines = ProgressBar(label)  # not entered: no tqdm bar, only the throttled lines
+    return lines.update

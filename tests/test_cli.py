@@ -79,6 +79,21 @@ def test_songs_added_are_identified_at_once_with_no_training(tmp_path: Path) -> 
     answers = [json.loads(line) for line in result.stdout.splitlines()]
     assert [(a["verdict"], a["matches"][0]["title"]) for a in answers[:3]] == [("match", f"Tune {i}") for i in range(3)]
     assert answers[3]["verdict"] == "unknown"
+    assert "Preparing the songs" not in result.stderr  # nothing to prepare: no line
+    from musicid_core.library import Library
+    from musicid_core.song_index import SongIndex
+
+    index = SongIndex(Library(Path(data)))
+    for song in index.library.songs():  # as an upgrade that changes the songs' analysis leaves them
+        path = index.path(song.id)
+        with np.load(path) as stored:
+            arrays = {k: stored[k] for k in stored.files}
+        arrays["parameters"] = arrays["parameters"] + 1
+        with open(path, "wb") as f:
+            np.savez(f, **arrays)
+    again = run("--data-dir", data, "identify", "--json", str(clips[1]))
+    assert json.loads(again.stdout)["matches"][0]["title"] == "Tune 1"
+    assert "Preparing the songs: 100% Indexed 3 of 3 songs" in again.stderr, again.stderr
 
 
 def test_identify_json_one_object_per_file(trained_library, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

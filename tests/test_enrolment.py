@@ -143,7 +143,10 @@ def test_margins_made_for_another_verdict_are_calibrated_again_when_a_recogniser
     stored["query_parameters"] = list(QUERY_ANALYSIS_PARAMETERS) + [QUERY_PARAMETERS[-1] - 1]
     stored["fingerprint_margin"] = 999.0
     (index.folder / MARGINS_FILE).write_text(json.dumps(stored))
-    recognizer = CurrentRecognizer(library, partial(recalibrate_if_outdated, negatives_dir=negatives)).current()
+    heard: list[str] = []
+    recognizer = CurrentRecognizer(library, partial(recalibrate_if_outdated, negatives_dir=negatives)).current(
+        progress=lambda fraction, message: heard.append(message))
+    assert heard == ["Calibrating the verdict for 3 songs"]  # what the app's status bar shows meanwhile
     margins = index.margins()
     assert margins is not None and margins.query_parameters == QUERY_PARAMETERS and margins.fingerprint_margin < 999
     assert recognizer.fingerprint_threshold == margins.fingerprint_margin

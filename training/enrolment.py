@@ -22,7 +22,7 @@ import zipfile
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Optional
+from typing import Callable, Iterable, Optional
 
 import numpy as np
 
@@ -104,7 +104,7 @@ def unenrol(library: Library, song_id: str) -> Song:
 
 
 def recalibrate_if_needed(
-    library: Library, index: SongIndex, force: bool = False, progress: Optional[ProgressFn] = None,
+    library: Library, index: SongIndex, force: bool = False, progress: Optional[Callable[[str], None]] = None,
     negatives_dir: Optional[Path] = None,
 ) -> Optional[Margins]:
     """Calibrate and store the margins when they were never set, the library's size moved past
@@ -136,20 +136,23 @@ def recalibrate_if_needed(
 IMPOSTOR_CACHE = "impostor-queries"
 
 
-def recalibrate_if_outdated(library: Library, index: SongIndex, negatives_dir: Optional[Path] = None) -> Optional[Margins]:
+def recalibrate_if_outdated(
+    library: Library, index: SongIndex, negatives_dir: Optional[Path] = None, progress: Optional[ProgressFn] = None,
+) -> Optional[Margins]:
     """Calibrate the margins again when they were calibrated for another query analysis or verdict
     (``QUERY_PARAMETERS``: an upgrade of the app), before a recogniser uses them; returns the new
     margins, or None when they are current or were never set (``enrol`` sets them). Margins scaled
     for another verdict do not keep its rejection of unknown music: the tenth session's verdict,
     given the ninth session's margins, rejected 91 % / 85 % of the calibration impostors instead of
     95 % (``benchmarks/RESULTS.md``). Matching only, the impostor recordings being cached: about
-    25 s for 57 songs, once."""
+    25 s for 57 songs, once. ``progress`` hears "Calibrating the verdict for N songs" when it does."""
     stored = index.margins()
     if stored is None or stored.query_parameters == QUERY_PARAMETERS or not library.songs():
         return None
     log.info("the verdict's margins were calibrated for %s, not %s: calibrating again",
              stored.query_parameters, QUERY_PARAMETERS)
-    return recalibrate_if_needed(library, index, force=True, negatives_dir=negatives_dir)
+    return recalibrate_if_needed(library, index, force=True, negatives_dir=negatives_dir,
+                                 progress=(lambda message: progress(1.0, message)) if progress is not None else None)
 
 
 def cached_impostor_queries(library: Library, negatives_dir: Optional[Path] = None) -> list[Tries]:

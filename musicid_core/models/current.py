@@ -28,10 +28,11 @@ log = logging.getLogger(__name__)
 class CurrentRecognizer:
     """Thread-safe; ``current()`` (or calling the object) from worker threads only."""
 
-    def __init__(self, library: Library, recalibrate: Optional[Callable[[Library, SongIndex], object]] = None) -> None:
-        """``recalibrate``: run on the song index before each snapshot is taken, to calibrate
-        margins made for another verdict (``training.enrolment.recalibrate_if_outdated``; the
-        app, the CLI and the server pass it, core cannot import training)."""
+    def __init__(self, library: Library, recalibrate: Optional[Callable[..., object]] = None) -> None:
+        """``recalibrate(library, index, progress=...)``: run on the song index before each
+        snapshot is taken, to calibrate margins made for another verdict
+        (``training.enrolment.recalibrate_if_outdated``; the app, the CLI and the server pass it,
+        core cannot import training)."""
         self.library = library
         self._recalibrate = recalibrate
         self._lock = threading.Lock()
@@ -83,7 +84,7 @@ class CurrentRecognizer:
             if report.analysed or report.failed:
                 log.info("song index: %d songs analysed, %d failed", len(report.analysed), len(report.failed))
             if self._recalibrate is not None:
-                self._recalibrate(self.library, index)
+                self._recalibrate(self.library, index, progress=progress)
         except (MusicIdError, OSError) as exc:
             log.warning("the song index could not be brought up to date (%s); using what it has", exc)
         songs = index.snapshot()
