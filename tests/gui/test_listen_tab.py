@@ -144,10 +144,10 @@ def test_listen_waits_for_the_model_and_no_model_loads_while_listening(
     real = service.recognizer
     release, loads = threading.Event(), []
 
-    def slow_load() -> Any:
+    def slow_load(progress: Any = None) -> Any:
         loads.append(tab.listening)
         release.wait(30)
-        return real()
+        return real(progress)
 
     service.recognizer = slow_load  # type: ignore[method-assign]
     service.is_loaded = lambda: False  # type: ignore[method-assign]  # as if a new model had been saved
