@@ -67,8 +67,9 @@ QUERY_ANALYSIS_PARAMETERS = (
     tonal_profile.QUERY_STRIDE, round(tonal_profile.QUERY_STEADY_SHARE * 1000),
 )
 """What a recording's analysis and matching depend on beyond ``ANALYSIS_PARAMETERS``."""
-QUERY_PARAMETERS = QUERY_ANALYSIS_PARAMETERS + (verdict.VERSION,)
-"""``QUERY_ANALYSIS_PARAMETERS`` and the verdict the margins were scaled for: margins calibrated
+QUERY_PARAMETERS = QUERY_ANALYSIS_PARAMETERS + (shortlist.QUERY_PARTS, shortlist.QUERY_VERSION, verdict.VERSION)
+"""``QUERY_ANALYSIS_PARAMETERS``, how the shortlist summarises a recording (a large library's
+margins are calibrated through it) and the verdict the margins were scaled for: margins calibrated
 with other values measured other evidence, and are calibrated again (at enrolment, and when a
 recogniser is loaded: ``training.enrolment.recalibrate_if_outdated``)."""
 PACKED_ABOVE = 250

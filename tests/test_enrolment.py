@@ -13,7 +13,7 @@ import pytest
 import synth
 from musicid_core.library import Library
 from musicid_core.models.current import CurrentRecognizer
-from musicid_core.song_index import ANALYSIS_PARAMETERS, MARGINS_FILE, QUERY_ANALYSIS_PARAMETERS, QUERY_PARAMETERS, SongIndex
+from musicid_core.song_index import ANALYSIS_PARAMETERS, MARGINS_FILE, QUERY_PARAMETERS, SongIndex
 from training.enrolment import enrol, recalibrate_if_needed, recalibrate_if_outdated, unenrol
 
 
@@ -140,7 +140,7 @@ def test_margins_made_for_another_verdict_are_calibrated_again_when_a_recogniser
     assert recalibrate_if_outdated(library, index, negatives_dir=negatives) is None  # current: nothing to do
     # As an upgrade leaves them: calibrated with the same analysis for an older verdict.
     stored = json.loads((index.folder / MARGINS_FILE).read_text())
-    stored["query_parameters"] = list(QUERY_ANALYSIS_PARAMETERS) + [QUERY_PARAMETERS[-1] - 1]
+    stored["query_parameters"] = list(QUERY_PARAMETERS[:-1]) + [QUERY_PARAMETERS[-1] - 1]
     stored["fingerprint_margin"] = 999.0
     (index.folder / MARGINS_FILE).write_text(json.dumps(stored))
     heard: list[str] = []
