@@ -16,8 +16,10 @@ derived from that very song (``missed_120_without_own_variants``: of the recordi
 best 120, those that would miss it without them too). The exact checks and the verdict are not run: for those,
 ``benchmarks.scale``.
 
-A recipe is written ``BLOCKS/HOPxPARTS``, with ``:raw`` for parts averaged from the recording's
-profiles as analysed (before the twelfth session) instead of without their steady part. The
+A recipe is written ``BLOCKS/HOPxPARTS``, with ``@DIMS`` for another number of principal
+directions than 64 and ``:raw`` for parts averaged from the recording's profiles as analysed
+(before the twelfth session) instead of without their steady part. ``--snrs`` makes (and caches)
+recordings at other SNRs than the scale benchmark's 0 and -5 dB, e.g. a harder tuning set. The
 shortlist module's constants are set to a recipe for its run and restored after.
 """
 
@@ -45,16 +47,19 @@ class Recipe:
     hop: int
     parts: int
     steady_part_out: bool = True
+    dims: int = 64
 
     @classmethod
     def parse(cls, text: str) -> "Recipe":
-        found = re.fullmatch(r"(\d+)/(\d+)x(\d+)(:raw)?", text)
+        found = re.fullmatch(r"(\d+)/(\d+)x(\d+)(@\d+)?(:raw)?", text)
         if found is None:
-            raise argparse.ArgumentTypeError(f"{text!r} is not BLOCKS/HOPxPARTS[:raw]")
-        return cls(int(found[1]), int(found[2]), int(found[3]), found[4] is None)
+            raise argparse.ArgumentTypeError(f"{text!r} is not BLOCKS/HOPxPARTS[@DIMS][:raw]")
+        dims = int(found[4][1:]) if found[4] else 64
+        return cls(int(found[1]), int(found[2]), int(found[3]), found[5] is None, dims)
 
     def __str__(self) -> str:
-        return f"{self.blocks}/{self.hop}x{self.parts}" + ("" if self.steady_part_out else ":raw")
+        return (f"{self.blocks}/{self.hop}x{self.parts}" + ("" if self.dims == 64 else f"@{self.dims}")
+                + ("" if self.steady_part_out else ":raw"))
 
 
 @contextlib.contextmanager
@@ -72,14 +77,14 @@ def recipe_in_force(recipe: Recipe) -> Iterator[None]:
         shortlist.SUMMARY_BLOCKS, shortlist.SUMMARY_HOP, shortlist.QUERY_PARTS, shortlist.without_steady_part = saved
 
 
-def library_profiles(size: int) -> tuple[list[np.ndarray], list[str]]:
+def library_profiles(size: int, snrs: tuple[int, ...]) -> tuple[list[np.ndarray], list[str]]:
     """Every song's int8 profiles of ``benchmarks.scale``'s library of ``size`` songs, and the ids
     of its real songs (the first ones)."""
     from musicid_core.fingerprint import Landmarks
     from musicid_core.song_index import SongAnalysis
 
     songs = scale_data.scale_songs()
-    queried = {r.song_id for r in scale_data.recordings(songs, *_recording_args())}
+    queried = {r.song_id for r in scale_data.recordings(songs, *_recording_args(snrs))}
     enrolled = sorted(songs.enrolled, key=lambda s: s.song_id not in queried)[:size]
     real = [(s.song_id, scale_data.real_analysis(s).profiles) for s in enrolled]
     pairs = list(itertools.islice(scale_data.variants(seed=0), scale_data.VARIANT_COUNT))
@@ -92,10 +97,11 @@ def library_profiles(size: int) -> tuple[list[np.ndarray], list[str]]:
     return profiles, [song_id for song_id, _ in real]
 
 
-def _recording_args() -> tuple:
+def _recording_args(snrs: tuple[int, ...]) -> tuple:
+    """``benchmarks.scale``'s recordings (the same songs picked whatever the SNRs)."""
     from benchmarks.scale import RECORDINGS
 
-    return RECORDINGS
+    return RECORDINGS[0], RECORDINGS[1], tuple(snrs)
 
 
 def base_songs(size: int, real: int) -> np.ndarray:
@@ -114,7 +120,7 @@ def ranks(recipe: Recipe, profiles: list[np.ndarray], queries: list[tuple[int, n
     with recipe_in_force(recipe):
         size = len(profiles)
         sample = np.sort(np.random.default_rng(0).choice(size, min(FIT_SONGS, size), replace=False))
-        basis = shortlist.fit_basis((profiles[int(k)] for k in sample), fingerprint.MAX_BIN - fingerprint.MIN_BIN)
+        basis = shortlist.fit_basis((profiles[int(k)] for k in sample), fingerprint.MAX_BIN - fingerprint.MIN_BIN, recipe.dims)
         summaries = [shortlist.song_summaries(p, basis) for p in profiles]
         starts = np.concatenate([[0], np.cumsum([s.shape[0] for s in summaries])])[:-1]
         table = shortlist.SummaryTable(basis, [(np.ascontiguousarray(np.concatenate(summaries).T), starts, np.arange(size))], size)
@@ -132,13 +138,17 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--size", type=int, default=10000)
     parser.add_argument("--side", choices=("tuning", "held-out"), default="tuning")
+    parser.add_argument("--snrs", type=int, nargs="+", default=None, help="default: benchmarks.scale's")
     parser.add_argument("--recipes", type=Recipe.parse, nargs="+", default=[Recipe.parse("16/8x4:raw"), Recipe.parse("16/8x5")])
     args = parser.parse_args(argv)
     from musicid_core.fingerprint import analyse_query
 
+    from benchmarks.scale import RECORDINGS
+
+    snrs_made = tuple(args.snrs) if args.snrs else RECORDINGS[2]
     started = time.monotonic()
-    profiles, ids = library_profiles(args.size)
-    recordings = [r for r in scale_data.recordings(scale_data.scale_songs(), *_recording_args())
+    profiles, ids = library_profiles(args.size, snrs_made)
+    recordings = [r for r in scale_data.recordings(scale_data.scale_songs(), *_recording_args(snrs_made))
                   if r.side == args.side and r.song_id is not None]
     queries = [(ids.index(r.song_id), analyse_query(r.audio).profiles) for r in recordings]
     snrs = np.array([r.snr_db for r in recordings])
@@ -158,7 +168,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{recipe}: " + "  ".join(f"{k}: best {'/'.join(str(v[f'best_{t}']) for t in TOPS)} of {v['n']}, "
                                         f"mean log rank {v['mean_log10_rank']}, own variants {v['own_variants_above']} of "
                                         f"{v['songs_above']} songs above" for k, v in row.items() if k != "recipe"), flush=True)
-    print("wrote", write_result(f"shortlist-recall-{args.side}-{args.size}", {
+    suffix = "" if args.snrs is None else "-snr" + "_".join(map(str, snrs_made))
+    print("wrote", write_result(f"shortlist-recall-{args.side}-{args.size}{suffix}", {
         "kind": "shortlist-recall", "size": args.size, "side": args.side, "tops": list(TOPS), "recipes": rows,
         "command": command_line(), "machine": machine()}))
     return 0
