@@ -16,7 +16,8 @@ from musicid_core.tonal_profile import QUANTISATION
 def test_a_recipe_is_read_and_written_alike_and_a_bad_one_is_refused() -> None:
     assert Recipe.parse("12/4x6") == Recipe(12, 4, 6, True)
     assert Recipe.parse("16/8x4:raw") == Recipe(16, 8, 4, False)
-    assert str(Recipe.parse("16/8x4:raw")) == "16/8x4:raw"
+    assert Recipe.parse("16/8x5@96") == Recipe(16, 8, 5, True, 96)
+    assert [str(Recipe.parse(t)) for t in ("16/8x4:raw", "16/8x5@128:raw", "12/8x5")] == ["16/8x4:raw", "16/8x5@128:raw", "12/8x5"]
     with pytest.raises(argparse.ArgumentTypeError, match="BLOCKS/HOPxPARTS"):
         Recipe.parse("16x8/4")
 
