@@ -123,8 +123,9 @@ def main() -> int:
         listen.identified.connect(identified.append)
         listen.seconds_spin.setValue(12)
         listen.start_listening()
-        # Before the first 5-s window: with landmarks a clear answer can stop listening at ~6 s.
-        wait_until(lambda: listen._samples > 22050 * 4.5, 60, "listening")
+        # Mid-listen: a clear recording is answered from 3 s on (landmarks and profiles need no
+        # 5-s window), and the answer stops the listening, so the live shot is taken at 2.5 s.
+        wait_until(lambda: listen._samples > 22050 * 2.5 or bool(identified), 60, "listening")
         shot("listen-live")
         wait_until(lambda: bool(identified), 60, "identification")
         player.terminate()
