@@ -69,12 +69,8 @@ class ResultsView(QWidget):
         else:
             self.headline.setText("Not in your library")
             state = "Closest songs in your library (none is a match)" if final else "Listening… no clear match yet"
-        network = (
-            f"in {result.windows} window{'s' * (result.windows != 1)}, {result.agreement:.0%} agree" if result.windows
-            else "by the recording checks alone (no model trained yet)"
-        )
         self.detail.setText(
-            f"{state} · {seconds:.1f} s analysed {network}"
+            f"{state} · {seconds:.1f} s analysed · {network_phrase(result.windows, result.agreement)}"
             + (f" · {result.confidence:.0%} likely right" if result.confidence is not None and result.fingerprint_margin is not None else "")
             + (f" · landmark margin {result.fingerprint_margin}" if result.fingerprint_margin is not None else "")
             + (f" · profile margin {result.profile_margin:.2f}" if result.profile_margin is not None else "")
@@ -95,3 +91,14 @@ class ResultsView(QWidget):
     def ranked_titles(self) -> list[str]:
         """The titles currently shown, best first (tests and accessibility)."""
         return [t.text().split(" — ")[0] for t in self.titles if t.text()]
+
+
+def network_phrase(windows: int, agreement: float) -> str:
+    """How many of the network's windows name the top song, in words. Why counts, not a share: a
+    short recording has one padded window, and "in 1 window, 0% agree" read like a fault when the
+    recording checks had named the song on their own."""
+    if not windows:
+        return "by the recording checks alone (no model trained yet)"
+    agreeing = int(round(agreement * windows))
+    plural = windows != 1
+    return f"{agreeing} of {windows} network window{'s' * plural} name{'' if plural else 's'} it"
