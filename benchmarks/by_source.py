@@ -179,13 +179,17 @@ def searched_margins(side: Side, library, bundle):  # type: ignore[no-untyped-de
     alone (``nominal_margins``: what the recogniser before the search used; ``evaluate`` reads
     "before" with them). The impostors are those training makes for the bundle
     (``training.train``: bundled negatives, the validation share of the library's noise, the
-    default seed), analysed at every search speed; a bundle trained before the search gets the
+    default seed), analysed at every search speed, the network's answers counted for those of the
+    negatives it never trained on, as training now calibrates (``training.heard_impostors``); a
+    bundle trained before the search gets the
     searched margins in memory only, its folder untouched. Cached per bundle, grid and query
     analysis (``song_index.QUERY_PARAMETERS``) in the side's folder."""
     import dataclasses
 
     from musicid_core import speed_search
-    from training.fingerprints import calibrate_margin, impostor_queries
+    from musicid_core.recognizer import Recognizer
+    from training.fingerprints import calibrate_margin, impostor_recordings
+    from training.heard_impostors import hear
     from training.noise_bank import load_negative_bank, load_noise_bank
     from training.train import TrainOptions
 
@@ -193,15 +197,23 @@ def searched_margins(side: Side, library, bundle):  # type: ignore[no-untyped-de
 
     grid = "-".join(f"{s:g}" for s in speed_search.SPEEDS) or "none"
     analysis = "-".join(map(str, QUERY_PARAMETERS)) + "-songs-" + "-".join(map(str, ANALYSIS_PARAMETERS.tolist()))
-    cache = side_root(side) / f"margins-v3-{bundle.path.name}-speeds-{grid}-query-{analysis}.json"
+    cache = side_root(side) / f"margins-v4-{bundle.path.name}-speeds-{grid}-query-{analysis}.json"
     if cache.is_file():
         found = json.loads(cache.read_text())
     else:
         started = time.monotonic()
         options = TrainOptions()
-        impostors = impostor_queries(load_negative_bank(options.negatives_dir).clips,
-                                     load_noise_bank(library, options.noise_packs).split()[1], options.seed)
-        found = calibrate_margin(bundle.fingerprints, [], [], queries=impostors)
+        negatives = load_negative_bank(options.negatives_dir)
+        recordings = list(impostor_recordings(negatives.clips, load_noise_bank(library, options.noise_packs).split()[1],
+                                              options.seed))
+        impostors = [speed_search.analyse_tries(audio) for _, audio in recordings]
+        # What training now does for a new bundle: the network's answers for the impostors it
+        # never trained on count in their claims (``training.heard_impostors``).
+        network = Recognizer(bundle)
+        ids = [label.id for label in bundle.labels]
+        heard = hear(lambda x: network.window_probabilities(x[..., 0]), recordings, negatives.validation_only(), ids, network.settings)
+        found = calibrate_margin(bundle.fingerprints, [], [], queries=impostors,
+                                 networks=heard.answers(ids, ids, len(impostors)))
         found["margin_speeds"] = list(speed_search.calibrated_speeds(impostors))
         # The calibration before the search: nominal-speed tries, percentile margins alone.
         nominal = calibrate_margin(bundle.fingerprints, [], [], queries=[

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import os
 import sys
 import time
@@ -129,7 +128,7 @@ class _Matched:
 
 def grid_rows(
     data: dict, grid: tuple[float, ...], nominal_margins: bool = False, policy: str = "product",
-    rejection_target: float | None = None,
+    rejection_target: float | None = None, impostor_networks: list | None = None,  # type: ignore[type-arg]
 ) -> dict:
     """By-source rows for one grid (module docstring), and the margins it calibrated;
     ``nominal_margins``: search with the bundle's nominal-speed margins instead (what the search
@@ -155,13 +154,14 @@ def grid_rows(
         rows.append([(q, match(counts[c], similarity[c])) for q, c in zip(analyses, columns)])
         tries.append(speed_search.Tries(grid, analyses))
     target = {} if rejection_target is None else {"rejection_target": rejection_target}
-    calibration = calibrate_margin(_Matched(rows), [], [], queries=tries, **target)  # type: ignore[arg-type]
+    networks = impostor_networks if impostor_networks is not None else [None] * len(rows)
+    calibration = calibrate_margin(_Matched(rows), [], [], queries=tries, networks=networks, **target)  # type: ignore[arg-type]
     fm, pm = calibration["fingerprint_margin"], calibration["profile_margin"]
     if not grid or nominal_margins:  # the recogniser before the search: the bundle's margins
         calibration["bundle_margins"] = [float(data["fingerprint_margin"]), float(data["profile_margin"])]
         fm, pm = float(data["fingerprint_margin"]), float(data["profile_margin"])
     # The calibration's impostors through this very search with the margins used: how many pass.
-    claims = [max(verdict.impostor_probability(m, fm, pm) for _, m in row) for row in rows]
+    claims = [max(verdict.impostor_probability(m, fm, pm, heard) for _, m in row) for row, heard in zip(rows, networks)]
     impostors_rejected = float(np.mean(np.array(claims) < verdict.THRESHOLD))
     n_songs = data["counts"].shape[2]
     labels = [SongLabel(str(i), str(i), "", "") for i in range(n_songs)]

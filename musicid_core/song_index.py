@@ -117,6 +117,9 @@ class Margins:
     query_parameters: tuple[int, ...] = ()
     """``QUERY_PARAMETERS`` when they were calibrated (empty: before they were recorded); margins of
     other values are calibrated again at enrolment's next check."""
+    network: str = ""
+    """The model bundle whose answers for the impostors were counted (``training.heard_impostors``);
+    empty when none was. Margins of another bundle are calibrated again before it recognises."""
 
 
 @dataclass
@@ -232,6 +235,7 @@ class SongIndex:
             data["impostors_rejected"] = margins.impostors_rejected
         data["speeds"] = list(margins.speeds)
         data["query_parameters"] = list(margins.query_parameters)
+        data["network"] = margins.network
         atomic_write_bytes(self.folder / MARGINS_FILE, json.dumps(data, indent=1).encode())
 
     # ----- reading
@@ -243,7 +247,7 @@ class SongIndex:
             margins = Margins(float(data["fingerprint_margin"]), float(data["profile_margin"]), int(data["songs"]),
                               None if rejected is None else float(rejected),
                               tuple(float(s) for s in data.get("speeds", ())),
-                              tuple(int(p) for p in data.get("query_parameters", ())))
+                              tuple(int(p) for p in data.get("query_parameters", ())), str(data.get("network", "")))
         except (OSError, ValueError, KeyError, TypeError, AttributeError):
             return None
         if not (np.isfinite(margins.fingerprint_margin) and np.isfinite(margins.profile_margin)) or margins.songs < 0:

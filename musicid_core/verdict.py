@@ -150,10 +150,15 @@ def _lead_in_spread(similarity: np.ndarray, top: int) -> float:
     return float(similarity[top] - best.max()) / max(float(np.std(best)), PROFILE_SPREAD_FLOOR)
 
 
-def impostor_probability(found: FingerprintMatch, fingerprint_margin: float, profile_margin: float) -> float:
-    """The strongest claim a recording heard without the network can make: the probability of the
-    landmarks' top song or of the profiles' top song, whichever is higher. The calibration's
-    impostor recordings are kept as analyses only, so this is how the operating point's rejection
-    is measured on them (``training.fingerprints.calibrate_margin``)."""
+def impostor_probability(
+    found: FingerprintMatch, fingerprint_margin: float, profile_margin: float, network: Optional[np.ndarray] = None,
+) -> float:
+    """The strongest claim an impostor recording can make: the probability of the landmarks' top
+    song, of the profiles' top song or of the network's, whichever is highest. ``network``: the
+    network's averaged song probabilities for that recording, when it heard it (None: the
+    recording is kept as an analysis only and is judged without the network, as before).
+    ``training.fingerprints.calibrate_margin`` measures the operating point's rejection with this."""
     tops = {found.best} | ({found.profiles.best} if found.profiles is not None else set())
-    return max(probability(evidence(top, found, fingerprint_margin, profile_margin)) for top in tops)
+    if network is not None and network.size:
+        tops.add(int(np.argmax(network)))
+    return max(probability(evidence(top, found, fingerprint_margin, profile_margin, network)) for top in tops)

@@ -153,3 +153,49 @@ def test_margins_made_for_another_verdict_are_calibrated_again_when_a_recogniser
     # Margins never calibrated are left to enrolment (a load does not start a calibration).
     (index.folder / MARGINS_FILE).unlink()
     assert recalibrate_if_outdated(library, index, negatives_dir=negatives) is None and index.margins() is None
+
+
+def test_a_new_models_answers_for_the_impostors_are_counted_when_it_recognises(trained_library, tmp_path: Path, negatives: Path) -> None:  # type: ignore[no-untyped-def]
+    from musicid_core.models.store import META_SCHEMA, current_bundle_path, read_meta_and_labels
+    from musicid_core.storage import write_checked_json
+    from training.enrolment import cached_impostor_queries, heard_by_current_model, impostor_recipe
+    from training.heard_impostors import HeardImpostors
+
+    library, _ = trained_library
+    bundle = current_bundle_path(library.models_dir)
+    assert bundle is not None
+    meta, labels = read_meta_and_labels(bundle)
+    # Training heard the impostors of the clips it kept out (its seed differs from enrolment's, so
+    # the answers are its own calibration's only: no recipe to reuse them by).
+    assert meta.impostor_network["recordings"] and meta.impostor_network["recipe"] == ""
+
+    copy = Library(shutil.copytree(library.root, tmp_path / "copy"))
+    index = SongIndex(copy)
+    index.update()
+    recalibrate_if_needed(copy, index, force=True, negatives_dir=negatives)
+    without = index.margins()
+    assert without is not None and without.network == ""
+    assert recalibrate_if_outdated(copy, index, negatives_dir=negatives) is None  # nothing heard: current
+
+    # A bundle that heard enrolment's own impostors and backs whichever song the checks name for
+    # each (a high belief in every song: the hub songs' effect at its strongest).
+    impostors = len(cached_impostor_queries(copy, negatives))
+    ids = tuple(label.id for label in labels)
+    sure = HeardImpostors(impostor_recipe(negatives, copy), tuple(range(impostors)), (ids,) * impostors,
+                          ((0.9,) * len(ids),) * impostors, (0.0,) * impostors)
+    path = current_bundle_path(copy.models_dir)
+    stored = meta.to_dict()
+    stored["features"] = meta.features.to_dict()
+    stored["impostor_network"] = sure.to_dict()
+    write_checked_json(path / "meta.json", META_SCHEMA, stored)  # type: ignore[operator]
+    assert heard_by_current_model(copy, negatives).bundle == path.name  # type: ignore[union-attr]
+    with_network = recalibrate_if_outdated(copy, index, negatives_dir=negatives)
+    assert with_network is not None and with_network.network == path.name  # type: ignore[union-attr]
+    # Impostors the network is sure of claim more: the margins rise until they are rejected again.
+    assert with_network.fingerprint_margin > without.fingerprint_margin
+    assert (with_network.impostors_rejected or 0) >= 0.95
+    assert recalibrate_if_outdated(copy, index, negatives_dir=negatives) is None  # calibrated for this model
+    # Answers made for other impostor recordings are not used.
+    stored["impostor_network"] = dict(sure.to_dict(), recipe="another")
+    write_checked_json(path / "meta.json", META_SCHEMA, stored)  # type: ignore[operator]
+    assert heard_by_current_model(copy, negatives).heard is None

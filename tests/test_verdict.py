@@ -122,3 +122,45 @@ def test_a_small_library_has_no_spread_to_measure() -> None:
     few = verdict.evidence(1, _spread_found(0.01, songs=verdict.MIN_SPREAD_SONGS), 12.0, 0.1)
     enough = verdict.evidence(1, _spread_found(0.01, songs=verdict.MIN_SPREAD_SONGS + 1), 12.0, 0.1)
     assert few.profile_lead_in_spread == 0.0 and enough.profile_lead_in_spread > 0
+
+
+def test_an_impostor_the_network_heard_is_judged_with_what_the_network_said() -> None:
+    # Small leads in both checks for song 0. A network sure of song 0 makes the claim stronger than
+    # the analysis alone; one sure of song 2 weakens song 0's claim, and song 2 (which neither check
+    # ranks first) becomes one of the songs it may claim.
+    found = _found([3, 1, 0, 0], [0.30, 0.28, 0.27, 0.25])
+    alone = verdict.impostor_probability(found, 10, 0.1)
+    sure_of_song0 = np.array([0.94, 0.02, 0.02, 0.02])
+    assert verdict.impostor_probability(found, 10, 0.1, sure_of_song0) > alone
+    sure_of_song2 = np.array([0.02, 0.02, 0.94, 0.02])
+    expected = max(verdict.probability(verdict.evidence(top, found, 10, 0.1, sure_of_song2)) for top in (0, 2))
+    assert verdict.impostor_probability(found, 10, 0.1, sure_of_song2) == pytest.approx(expected)
+
+
+def test_margins_grow_when_the_impostors_network_answers_are_counted() -> None:
+    from training.fingerprints import calibrate_margin
+
+    class Stored:  # a calibration index answering each impostor with its stored match
+        profiles = True
+
+        def __init__(self, matches: dict) -> None:  # type: ignore[type-arg]
+            self.matches = matches
+
+        def match_query(self, query):  # type: ignore[no-untyped-def]
+            return self.matches[query]
+
+    from musicid_core.speed_search import Tries
+
+    rng = np.random.default_rng(1)
+    matches = {}
+    for i in range(40):
+        similarity = list(0.3 + 0.02 * rng.standard_normal(4))
+        matches[i] = _found(list(rng.integers(0, 6, 4)), similarity)
+    queries = [Tries((), (i,)) for i in range(40)]  # type: ignore[arg-type]
+    sure = [np.array([0.94, 0.02, 0.02, 0.02]) for _ in range(40)]
+    without = calibrate_margin(Stored(matches), [], [], queries=queries)  # type: ignore[arg-type]
+    with_network = calibrate_margin(Stored(matches), [], [], queries=queries, networks=sure)  # type: ignore[arg-type]
+    assert with_network["margin_scale"] > without["margin_scale"]
+    assert with_network["verdict_impostors_rejected"] >= 0.95
+    with pytest.raises(ValueError, match="network answers"):
+        calibrate_margin(Stored(matches), [], [], queries=queries, networks=sure[:3])  # type: ignore[arg-type]

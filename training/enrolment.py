@@ -30,6 +30,7 @@ from musicid_core.catalogue import Song
 from musicid_core.errors import MusicIdError
 from musicid_core.fingerprint import Landmarks, QueryAnalysis
 from musicid_core.library import ImportReport, Library
+from musicid_core.models.store import current_bundle_path, read_meta_and_labels
 from musicid_core.progress import ProgressFn, ShouldStopFn, or_default
 from musicid_core.resources import default_negatives_dir
 from musicid_core.song_index import ANALYSIS_PARAMETERS, QUERY_ANALYSIS_PARAMETERS, QUERY_PARAMETERS, Margins, SongIndex
@@ -38,6 +39,7 @@ from musicid_core.speed_search import Tries
 from musicid_core.storage import atomic_write_bytes
 from training import fingerprints
 from training.fingerprints import calibrate_margin, impostor_queries
+from training.heard_impostors import HeardImpostors
 from training.noise_bank import load_negative_bank, load_noise_bank
 
 log = logging.getLogger(__name__)
@@ -109,12 +111,14 @@ def recalibrate_if_needed(
 ) -> Optional[Margins]:
     """Calibrate and store the margins when they were never set, the library's size moved past
     ``RECALIBRATE_RATIO``, they were calibrated through other search speeds than
-    ``speed_search.SPEEDS`` or on recordings analysed otherwise (``QUERY_PARAMETERS``); returns the
-    new margins, or None when the stored ones still fit."""
+    ``speed_search.SPEEDS``, on recordings analysed otherwise (``QUERY_PARAMETERS``) or with
+    another model's answers for the impostors (``heard_by_current_model``); returns the new
+    margins, or None when the stored ones still fit."""
     songs = len(library.songs())
     stored = index.margins()
+    heard = heard_by_current_model(library, negatives_dir)
     if (not force and stored is not None and songs > 0 and stored.speeds == speed_search.speeds_for(songs)
-            and stored.query_parameters == QUERY_PARAMETERS
+            and stored.query_parameters == QUERY_PARAMETERS and stored.network == heard.bundle
             and 1 / RECALIBRATE_RATIO <= songs / max(stored.songs, 1) <= RECALIBRATE_RATIO):
         return None
     snapshot = index.snapshot()
@@ -124,13 +128,54 @@ def recalibrate_if_needed(
         progress(f"Calibrating the verdict for {songs} songs")
     impostors = speed_search.restricted(cached_impostor_queries(library, negatives_dir),
                                         speed_search.speeds_for(len(snapshot.labels)))
-    found = calibrate_margin(snapshot.fingerprints, [], [], queries=impostors)
+    networks = heard.answers([label.id for label in snapshot.labels], len(impostors))
+    found = calibrate_margin(snapshot.fingerprints, [], [], queries=impostors, networks=networks)
     margins = Margins(found["fingerprint_margin"], found.get("profile_margin", 0.0), len(snapshot.labels),
                       found.get("verdict_impostors_rejected"), speed_search.calibrated_speeds(impostors),
-                      QUERY_PARAMETERS)
+                      QUERY_PARAMETERS, heard.bundle)
     index.save_margins(margins)
     log.info("verdict margins calibrated for %d songs: %s", margins.songs, found)
     return margins
+
+
+@dataclass(frozen=True)
+class CurrentModelAnswers:
+    """The current model's answers for the impostors (``training.heard_impostors``), if usable."""
+
+    bundle: str = ""
+    """The bundle folder's name; empty when there is no model or its answers cannot be used."""
+    heard: Optional[HeardImpostors] = None
+    trained_ids: tuple[str, ...] = ()
+
+    def answers(self, song_ids: list[str], impostors: int) -> Optional[list[Optional[np.ndarray]]]:
+        if self.heard is None:
+            return None
+        try:
+            return self.heard.answers(song_ids, self.trained_ids, impostors)
+        except ValueError as exc:  # answers for other recordings than these: calibrate without them
+            log.warning("the model's answers do not fit the calibration impostors (%s); calibrating without", exc)
+            return None
+
+
+def heard_by_current_model(library: Library, negatives_dir: Optional[Path] = None) -> CurrentModelAnswers:
+    """The current bundle's answers for the impostor recordings enrolment makes, when it kept them
+    for those very recordings (the same negatives, noise and recipe); no answers otherwise (no
+    model, an older bundle, one trained with another seed or noise, or an unreadable one: the
+    margins are then calibrated without the network, as before)."""
+    try:
+        path = current_bundle_path(library.models_dir)
+        if path is None:
+            return CurrentModelAnswers()
+        meta, labels = read_meta_and_labels(path)
+        if not meta.impostor_network:
+            return CurrentModelAnswers()
+        heard = HeardImpostors.from_dict(meta.impostor_network)
+    except (MusicIdError, OSError, ValueError, KeyError, TypeError) as exc:
+        log.warning("the model's answers for the calibration impostors cannot be read (%s); calibrating without", exc)
+        return CurrentModelAnswers()
+    if not heard.recipe or heard.recipe != impostor_recipe(negatives_dir, library):
+        return CurrentModelAnswers()
+    return CurrentModelAnswers(path.name, heard, tuple(label.id for label in labels))
 
 
 IMPOSTOR_CACHE = "impostor-queries"
@@ -140,17 +185,21 @@ def recalibrate_if_outdated(
     library: Library, index: SongIndex, negatives_dir: Optional[Path] = None, progress: Optional[ProgressFn] = None,
 ) -> Optional[Margins]:
     """Calibrate the margins again when they were calibrated for another query analysis or verdict
-    (``QUERY_PARAMETERS``: an upgrade of the app), before a recogniser uses them; returns the new
-    margins, or None when they are current or were never set (``enrol`` sets them). Margins scaled
-    for another verdict do not keep its rejection of unknown music: the tenth session's verdict,
-    given the ninth session's margins, rejected 91 % / 85 % of the calibration impostors instead of
-    95 % (``benchmarks/RESULTS.md``). Matching only, the impostor recordings being cached: about
-    25 s for 57 songs, once. ``progress`` hears "Calibrating the verdict for N songs" when it does."""
+    (``QUERY_PARAMETERS``: an upgrade of the app) or with another model's answers for the
+    impostors (a new training run), before a recogniser uses them; returns the new margins, or
+    None when they are current or were never set (``enrol`` sets them). Margins scaled for another
+    verdict do not keep its rejection of unknown music: the tenth session's verdict, given the
+    ninth session's margins, rejected 91 % / 85 % of the calibration impostors instead of 95 %
+    (``benchmarks/RESULTS.md``). Matching only, the impostor recordings being cached: about 25 s
+    for 57 songs, once. ``progress`` hears "Calibrating the verdict for N songs" when it does."""
     stored = index.margins()
-    if stored is None or stored.query_parameters == QUERY_PARAMETERS or not library.songs():
+    if stored is None or not library.songs():
         return None
-    log.info("the verdict's margins were calibrated for %s, not %s: calibrating again",
-             stored.query_parameters, QUERY_PARAMETERS)
+    network = heard_by_current_model(library, negatives_dir).bundle
+    if stored.query_parameters == QUERY_PARAMETERS and stored.network == network:
+        return None
+    log.info("the verdict's margins were calibrated for %s with model %r, not %s with %r: calibrating again",
+             stored.query_parameters, stored.network, QUERY_PARAMETERS, network)
     return recalibrate_if_needed(library, index, force=True, negatives_dir=negatives_dir,
                                  progress=(lambda message: progress(1.0, message)) if progress is not None else None)
 
@@ -177,9 +226,15 @@ def cached_impostor_queries(library: Library, negatives_dir: Optional[Path] = No
     return queries
 
 
-def _impostor_key(negatives: Path, library: Library) -> str:
-    """Changes with the negative files, the library's noise clips, the analysis, the calibration and
+def impostor_recipe(negatives_dir: Optional[Path], library: Library) -> str:
+    """Names the impostor recordings enrolment makes for ``library`` (``cached_impostor_queries``):
+    changes with the negative files, the library's noise clips, the analysis, the calibration and
     the search speeds."""
+    return _impostor_key(negatives_dir or default_negatives_dir(), library)
+
+
+def _impostor_key(negatives: Path, library: Library) -> str:
+    """``impostor_recipe`` of a negatives folder."""
     files = sorted((p.name, p.stat().st_size, int(p.stat().st_mtime)) for p in negatives.iterdir()) if negatives.is_dir() else []
     clips = sorted(c.id for c in library.noise_clips())
     recipe = (fingerprints.CALIBRATION_LENGTHS_S, fingerprints.CALIBRATION_PER_CLIP, ANALYSIS_PARAMETERS.tolist(),

@@ -11,6 +11,11 @@ the threshold sits above nearly all of their margins, and both are raised togeth
 verdict rejects ``REJECTION_TARGET`` of those recordings. Chance alignments grow with the number of
 songs, so this adapts the threshold to the library instead of fixing one number.
 
+The verdict weighs the network's belief too, so the impostors whose negative clip training never
+used (one in four, ``ClipBank.validation_only``) are judged with the network's answers for them
+(``training.heard_impostors``; ``calibrate_margin``'s ``networks``); the others stay analyses only,
+as the network was trained to call them "not in your library".
+
 Each impostor recording goes through the recogniser's speed search (``musicid_core.speed_search``):
 it is analysed at nominal speed and at every search speed, and what counts is its best try (its
 largest leads, its most confident claim), because a recogniser that searches answers with its
@@ -19,13 +24,13 @@ most confident try.
 
 from __future__ import annotations
 
-from typing import Callable, Optional, Sequence
+from typing import Callable, Iterator, Optional, Sequence
 
 import numpy as np
 
 from musicid_core import speed_search, verdict
 from musicid_core.errors import TrainingCancelled
-from musicid_core.fingerprint import SAMPLE_RATE, FingerprintIndex, RecordingMatcher
+from musicid_core.fingerprint import SAMPLE_RATE, RecordingMatcher
 from musicid_core.library import Library, Song
 from musicid_core.song_index import PACKED_ABOVE, SongIndex, fingerprint_index
 from musicid_core.speed_search import Tries
@@ -85,17 +90,13 @@ def build_index(
     return fingerprint_index(analyses)
 
 
-def impostor_queries(
+def impostor_recordings(
     negatives: Sequence[np.ndarray], noise: Sequence[np.ndarray], seed: int = 0,
-    speeds: Sequence[float] = speed_search.SPEEDS,
-) -> list[Tries]:
-    """The recordings a verdict must reject, analysed at nominal speed and at each search speed:
-    fragments of the negative music of each ``CALIBRATION_LENGTHS_S`` through the room
-    augmentation. They do not depend on the library, so enrolment keeps them
-    (``training.enrolment``) and recalibrates by matching alone."""
+) -> Iterator[tuple[int, np.ndarray]]:
+    """(negative clip number, recording) of every recording the calibration makes: fragments of
+    each negative clip of each ``CALIBRATION_LENGTHS_S`` through the room augmentation, seeded."""
     rng = np.random.default_rng(seed)
-    queries = []
-    for clip in negatives:
+    for number, clip in enumerate(negatives):
         clip = np.asarray(clip, dtype=np.float32)
         for seconds in CALIBRATION_LENGTHS_S:
             n = int(seconds * SAMPLE_RATE)
@@ -103,21 +104,33 @@ def impostor_queries(
                 continue
             for _ in range(CALIBRATION_PER_CLIP if clip.size > n else 1):
                 start = int(rng.integers(0, clip.size - n + 1))
-                recording = augment_in_room(clip[start : start + n], noise, rng, SAMPLE_RATE) if noise else clip[start : start + n]
-                queries.append(speed_search.analyse_tries(recording, speeds))
-    return queries
+                fragment = clip[start : start + n]
+                yield number, augment_in_room(fragment, noise, rng, SAMPLE_RATE) if noise else fragment
+
+
+def impostor_queries(
+    negatives: Sequence[np.ndarray], noise: Sequence[np.ndarray], seed: int = 0,
+    speeds: Sequence[float] = speed_search.SPEEDS,
+) -> list[Tries]:
+    """The recordings a verdict must reject (``impostor_recordings``), analysed at nominal speed
+    and at each search speed. They do not depend on the library, so enrolment keeps them
+    (``training.enrolment``) and recalibrates by matching alone."""
+    return [speed_search.analyse_tries(recording, speeds) for _, recording in impostor_recordings(negatives, noise, seed)]
 
 
 def calibrate_margin(
     index: RecordingMatcher, negatives: Sequence[np.ndarray], noise: Sequence[np.ndarray], seed: int = 0,
     queries: Optional[Sequence[Tries]] = None, rejection_target: float = REJECTION_TARGET,
+    networks: Optional[Sequence[Optional[np.ndarray]]] = None,
 ) -> dict[str, float]:
     """``fingerprint_margin`` and ``profile_margin`` (the units the verdict measures leads in,
     ``musicid_core.verdict``), the impostor margins they were set from, and the share of the
     impostors the verdict rejects with them (``verdict_impostors_rejected``); ``queries``:
     ``impostor_queries`` made already. Each impostor counts with its best try (module docstring):
     store the margins with ``speed_search.calibrated_speeds(queries)``, the speeds they allow.
-    ``rejection_target`` 0 gives the percentile margins alone (the calibration before the search)."""
+    ``rejection_target`` 0 gives the percentile margins alone (the calibration before the search).
+    ``networks``: per impostor, the network's averaged song probabilities for it, or None for one
+    judged without the network (``verdict.impostor_probability``)."""
     margins, profile_margins, matched = [], [], []
     for tries in impostor_queries(negatives, noise, seed) if queries is None else queries:
         found = [index.match_query(query) for query in tries.analyses]
@@ -148,10 +161,14 @@ def calibrate_margin(
         # with its most confident try; both margins grow together until enough are (leads are
         # divided by the margins, so rejection can only rise with them).
         base_landmarks, base_profile = result["fingerprint_margin"], result.get("profile_margin", 0.0)
+        heard_by_network = list(networks) if networks is not None else [None] * len(matched)
+        if len(heard_by_network) != len(matched):
+            raise ValueError(f"{len(heard_by_network)} network answers for {len(matched)} impostor recordings")
 
         def rejected(scale: float) -> tuple[float, float, float]:
             landmarks, profile = float(np.ceil(base_landmarks * scale)), round(base_profile * scale, 4)
-            claims = [max(verdict.impostor_probability(f, landmarks, profile) for f in found) for found in matched]
+            claims = [max(verdict.impostor_probability(f, landmarks, profile, heard) for f in found)
+                      for found, heard in zip(matched, heard_by_network)]
             return float(np.mean(np.array(claims) < verdict.THRESHOLD)), landmarks, profile
 
         scale = 1.0

@@ -36,6 +36,12 @@ class ClipBank:
         train = [c for i, c in enumerate(self.clips) if i % holdout_every != 0]
         return train, val
 
+    def validation_only(self, holdout_every: int = 4) -> list[int]:
+        """The clip numbers ``split`` keeps out of training (none when it trains on every clip)."""
+        if len(self.clips) < 2 * holdout_every:
+            return []
+        return [i for i in range(len(self.clips)) if i % holdout_every == 0]
+
 
 def load_noise_bank(library: Library, packs: list[str] | None = None) -> ClipBank:
     clips = [library.noise_audio(c) for c in library.noise_clips() if packs is None or c.pack in packs]

@@ -35,13 +35,15 @@ from musicid_core.library import Library, songs_fingerprint
 from musicid_core.models.architectures import DEFAULT_ARCH, build_model
 from musicid_core.models.store import BundleMeta, SongLabel, bundle_bytes, save_bundle
 from musicid_core.progress import ShouldStopFn, never_stop
-from musicid_core.speed_search import calibrated_speeds, speeds_for
+from musicid_core.speed_search import analyse_tries, calibrated_speeds, speeds_for
 from training import budget, distribute, precision, widen
 from training.batchnorm import refresh_batchnorm
 from training.checkpoint import Checkpointer, CheckpointError, ResumePoint
 from training.dataset import Datasets, WindowSet, build_datasets
 from musicid_core.fingerprint import FingerprintIndex
-from training.fingerprints import build_index, calibrate_margin, impostor_queries
+from training.enrolment import impostor_recipe
+from training.fingerprints import build_index, calibrate_margin, impostor_recordings
+from training.heard_impostors import hear
 from training.metrics import calibrate_threshold, classification_metrics
 from training.noise_bank import load_negative_bank, load_noise_bank
 
@@ -175,8 +177,18 @@ def _train(
             progress=lambda i, n: report(TrainProgress("fingerprints", i / n, f"Fingerprinting: song {i + 1} of {n}")),
             should_stop=should_stop,
         )
-        impostors = impostor_queries(negatives.clips, noise.split()[1], options.seed, speeds_for(len(data.songs)))
-        metrics.update(calibrate_margin(index, [], [], queries=impostors))
+        report(TrainProgress("fingerprints", 1.0, "Calibrating the verdict"))
+        recordings = list(impostor_recordings(negatives.clips, noise.split()[1], options.seed))
+        impostors = [analyse_tries(audio, speeds_for(len(data.songs))) for _, audio in recordings]
+        # The network's answers for the impostors it never trained on count in their claims
+        # (``training.heard_impostors``); kept in the bundle for enrolment's recalibrations when
+        # the impostors are the ones enrolment makes (the default seed and noise).
+        reusable = options.seed == 0 and options.noise_packs is None
+        song_ids = [song.id for song in data.songs]
+        heard = hear(lambda x: _predict_array(model, x), recordings, negatives.validation_only(), song_ids, settings,
+                     impostor_recipe(options.negatives_dir, library) if reusable else "")
+        metrics.update(calibrate_margin(index, [], [], queries=impostors,
+                                        networks=heard.answers(song_ids, song_ids, len(impostors))))
         # The model knows exactly the songs it was built from: songs added or removed meanwhile make
         # it out of date (the fingerprints differ, as after any library edit), never mislabelled.
         trained_fingerprint = songs_fingerprint(data.songs)
@@ -190,6 +202,7 @@ def _train(
             train_seconds=round(elapsed, 1), metrics=metrics, threshold=metrics["threshold"], history=history,
             unknown_class=True, fingerprint_margin=metrics["fingerprint_margin"],
             profile_margin=metrics.get("profile_margin", 0.0), margin_speeds=list(calibrated_speeds(impostors)),
+            impostor_network=heard.to_dict(),
         )
         labels = [SongLabel(s.id, s.title, s.source, s.artist) for s in data.songs]
         try:
@@ -397,6 +410,13 @@ def _refreshed_statistics(model: Any, batches: "WindowBatches", should_stop: Sho
     """Re-estimate BatchNorm statistics for the final weights (see ``training.batchnorm``)."""
     batches.reshuffle()
     refresh_batchnorm(model, (batches.batch(i)[0] for i in range(len(batches))), should_stop=should_stop)
+
+
+def _predict_array(model: Any, x: np.ndarray, batch_size: int = 128) -> np.ndarray:
+    """Probabilities of the windows ``x`` (n, mels, frames, 1)."""
+    outputs = [np.asarray(model.predict_on_batch(x[start : start + batch_size]), dtype=np.float32)
+               for start in range(0, len(x), batch_size)]
+    return np.concatenate(outputs) if outputs else np.zeros((0, 0), dtype=np.float32)
 
 
 def _predict(model: Any, windows: WindowSet, batch_size: int = 128, direct: bool = False) -> np.ndarray:

@@ -81,6 +81,9 @@ class BundleMeta:
     empty for bundles calibrated before the search, which are recognised without it."""
     lite_sha256: str = ""
     """Checksum of ``model.tflite``; empty for bundles without it (recognised with Keras)."""
+    impostor_network: dict[str, Any] = field(default_factory=dict)
+    """The network's answers for the calibration impostors it never trained on
+    (``training.heard_impostors.HeardImpostors.to_dict``); empty for bundles made before them."""
 
     def to_dict(self) -> dict[str, Any]:
         data = dict(self.__dict__)
@@ -186,6 +189,12 @@ def read_meta(bundle: Path) -> BundleMeta:
         raise ModelError(f"model bundle {bundle.name}: {exc}") from None
     except (TypeError, ValueError) as exc:
         raise ModelError(f"model bundle {bundle.name}: meta.json has unexpected contents ({exc})") from None
+
+
+def read_meta_and_labels(bundle: Path) -> tuple[BundleMeta, list[SongLabel]]:
+    """A bundle's meta and labels, checked for shape but without the checksums (no hashing of the
+    model): for callers that need what the bundle says, not the network (``verify_bundle``)."""
+    return read_meta(bundle), _read_labels(bundle / "labels.json")
 
 
 def verify_bundle(bundle: Path) -> tuple[BundleMeta, list[SongLabel]]:
