@@ -178,14 +178,18 @@ def _train(
             should_stop=should_stop,
         )
         report(TrainProgress("fingerprints", 1.0, "Calibrating the verdict"))
-        recordings = list(impostor_recordings(negatives.clips, noise.split()[1], options.seed))
-        impostors = [analyse_tries(audio, speeds_for(len(data.songs))) for _, audio in recordings]
         # The network's answers for the impostors it never trained on count in their claims
         # (``training.heard_impostors``); kept in the bundle for enrolment's recalibrations when
-        # the impostors are the ones enrolment makes (the default seed and noise).
+        # the impostors are the ones enrolment makes (the default seed and noise). Only those
+        # recordings' audio is kept meanwhile (about 45 MB; all of them would be 220 MB).
+        never_trained = negatives.validation_only()
+        impostors, to_hear = [], []
+        for clip, audio in impostor_recordings(negatives.clips, noise.split()[1], options.seed):
+            impostors.append(analyse_tries(audio, speeds_for(len(data.songs))))
+            to_hear.append((clip, audio if clip in never_trained else np.zeros(0, np.float32)))
         reusable = options.seed == 0 and options.noise_packs is None
         song_ids = [song.id for song in data.songs]
-        heard = hear(lambda x: _predict_array(model, x), recordings, negatives.validation_only(), song_ids, settings,
+        heard = hear(lambda x: _predict_array(model, x), to_hear, never_trained, song_ids, settings,
                      impostor_recipe(options.negatives_dir, library) if reusable else "")
         metrics.update(calibrate_margin(index, [], [], queries=impostors,
                                         networks=heard.answers(song_ids, song_ids, len(impostors))))
