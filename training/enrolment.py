@@ -7,7 +7,9 @@ content) and so resumes. The verdict's margins depend on the number of songs (ch
 and chance profile similarity rise with it), so they are calibrated again
 (``training.fingerprints.calibrate_margin``, the method training uses) whenever the library has
 grown or shrunk by a quarter since they were set, or were calibrated through another speed search
-than the recogniser's (``musicid_core.speed_search``; margins stored before it have none).
+than the recogniser's (``musicid_core.speed_search``; margins stored before it have none), or
+with another model's answers for the impostors than the current bundle's
+(``training.heard_impostors``: after a training run, once).
 
 Here rather than in ``musicid_core``: the calibration replays negative music through the training
 augmentation, which lives in ``training``.
