@@ -32,7 +32,7 @@ from benchmarks import by_source
 from benchmarks.by_source import SIDES, build_queries, side_songs
 from benchmarks.common import bench_cache, write_result
 from benchmarks.corpus import HELD_OUT_SONG_PACKAGES, SONG_PACKAGES, ensure_corpus
-from benchmarks.profile_variants import separability
+from benchmarks.profile_variants import separability, truth_and_labels
 from musicid_core import fingerprint as fp
 from musicid_core import tonal_profile as tp
 
@@ -126,11 +126,9 @@ def main(argv: list[str] | None = None) -> int:
     started = time.monotonic()
     songs_power = [song_power(load_audio(s.path)) for s in enrolled]
     print(f"songs' spectra in {time.monotonic() - started:.0f} s", flush=True)
-    position = {s.song_id: i for i, s in enumerate(enrolled)}
     table: dict[str, dict] = {}
     for name, queries in sets.items():
-        truth = np.array([position.get(str(song), -1) for song in queries["song"]])
-        labels = np.array([f"{c} {n}-s {s:+d} dB" for c, n, s in zip(queries["condition"], queries["length"], queries["snr"])])
+        truth, labels = truth_and_labels(queries, enrolled)
         queries_power = []
         for i in range(len(truth)):
             audio = queries["audio"][queries["start"][i] : queries["start"][i] + queries["size"][i]].astype(np.float32)

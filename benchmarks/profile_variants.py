@@ -19,7 +19,7 @@ import time
 
 import numpy as np
 
-from benchmarks.by_source import SIDES, build_queries, side_songs
+from benchmarks.by_source import SIDES, Side, build_queries, side_songs
 from benchmarks.common import write_result
 from benchmarks.corpus import HELD_OUT_SONG_PACKAGES, SONG_PACKAGES, ensure_corpus
 from musicid_core import fingerprint as fp
@@ -59,6 +59,15 @@ def profile_variants(magnitude: np.ndarray) -> dict[str, np.ndarray]:
     return out
 
 
+def truth_and_labels(queries: dict, enrolled: list) -> tuple[np.ndarray, np.ndarray]:  # type: ignore[type-arg]
+    """Per recording of ``by_source.build_queries``: its song's position among ``enrolled`` (-1 for
+    an unknown song) and its condition's label ("plain 10-s +0 dB")."""
+    position = {s.song_id: i for i, s in enumerate(enrolled)}
+    truth = np.array([position.get(str(song), -1) for song in queries["song"]])
+    labels = np.array([f"{c} {n}-s {snr:+d} dB" for c, n, snr in zip(queries["condition"], queries["length"], queries["snr"])])
+    return truth, labels
+
+
 def separability(scores: np.ndarray, truth: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
     """Per recording: right song strictly first; and first with a lead >= the unknowns'
     95th-percentile margin; that margin."""
@@ -73,19 +82,27 @@ def separability(scores: np.ndarray, truth: np.ndarray) -> tuple[np.ndarray, np.
     return enrolled & (lead > 0), enrolled & (lead > 0) & (lead >= threshold), threshold
 
 
+def with_noise_of(music: Side, rooms: Side) -> Side:
+    """``music``'s songs recorded in ``rooms``' noise (its own name, so its recordings are cached
+    apart): with both swaps, whether a check fails on the held-out side for its music or its rooms."""
+    return Side(f"{music.name}-music-{rooms.name}-noise", music.enrolled_packages, music.unknown_packages,
+                rooms.noise_sources)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--side", choices=sorted(SIDES), default="tuning")
+    parser.add_argument("--noise-from", choices=sorted(SIDES), default=None,
+                        help="record the side's music in the other side's rooms (is it the music or the noise?)")
     args = parser.parse_args(argv)
     from musicid_core.audio.decode import load_audio
 
-    side = SIDES[args.side]
+    side = with_noise_of(SIDES[args.side], SIDES[args.noise_from]) if args.noise_from else SIDES[args.side]
     enrolled, unknown = side_songs(side, ensure_corpus(packages=SONG_PACKAGES + HELD_OUT_SONG_PACKAGES))
     index = fp.FingerprintIndex.build(load_audio(s.path) for s in enrolled)
     assert index.profiles is not None
     queries = build_queries(side, enrolled, unknown, argparse.Namespace(excerpts=1, unknown_excerpts=2))
-    position = {s.song_id: i for i, s in enumerate(enrolled)}
-    truth = np.array([position.get(str(song), -1) for song in queries["song"]])
+    truth, labels = truth_and_labels(queries, enrolled)
     scores: dict[str, np.ndarray] = {}
     started, share = time.monotonic(), tp.QUERY_STEADY_SHARE
     tolerance = fp.OFFSET_TOLERANCE
@@ -108,19 +125,18 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"{i}/{len(truth)} recordings, {time.monotonic() - started:.0f} s", flush=True)
     finally:
         tp.QUERY_STEADY_SHARE, fp.OFFSET_TOLERANCE = share, tolerance
-    labels = [f"{c} {length}-s {snr:+d} dB" for c, length, snr in zip(queries["condition"], queries["length"], queries["snr"])]
     conditions = sorted(set(labels))
     table = {}
     for name, values in scores.items():
         first, right, threshold = separability(values, truth)
         row = {"threshold": threshold, "all": float(right[truth >= 0].mean()), "ranked_first": float(first[truth >= 0].mean())}
         for condition in conditions:
-            mask = (np.array(labels) == condition) & (truth >= 0)
+            mask = (labels == condition) & (truth >= 0)
             row[condition] = float(right[mask].mean())
         table[name] = row
         print(f"{name:28s} margin {threshold:7.3f}  separated {row['all']:6.1%}  first {row['ranked_first']:6.1%}", flush=True)
-    print("wrote", write_result(f"profile-variants-{args.side}", {
-        "kind": "profile-variants", "side": args.side, "enrolled_recordings": int((truth >= 0).sum()),
+    print("wrote", write_result(f"profile-variants-{side.name}", {
+        "kind": "profile-variants", "side": side.name, "enrolled_recordings": int((truth >= 0).sum()),
         "unknown_recordings": int((truth < 0).sum()), "variants": table}))
     return 0
 
